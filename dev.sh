@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Developer commands, on a fresh clone:
+#   ./dev.sh test [pytest args]   lint, conventions check, every test
+#   ./dev.sh demo [DIR]           the demo (no webui needed)
+# Both make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
+set -euo pipefail
+cd "$(dirname "$0")"
+venv=.venv
+
+python_for_venv() {
+    for candidate in python3.10 "$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python 2>/dev/null | tail -n 1)" python3; do
+        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "dev.sh: no python3 found" >&2
+    exit 1
+}
+
+ensure_venv() {
+    if [ ! -x "$venv/bin/python" ]; then
+        "$(python_for_venv)" -m venv "$venv"
+    fi
+    if ! cmp -s requirements-dev.txt "$venv/.requirements-dev.txt"; then
+        "$venv/bin/python" -m pip install --quiet --upgrade pip
+        "$venv/bin/python" -m pip install --quiet -r requirements-dev.txt
+        cp requirements-dev.txt "$venv/.requirements-dev.txt"
+    fi
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
+    test)
+        ensure_venv
+        "$venv/bin/ruff" check .
+        if [ -f ../shared/tools/check_conventions.py ]; then
+            "$venv/bin/python" ../shared/tools/check_conventions.py .
+        fi
+        exec "$venv/bin/python" -m pytest "$@"
+        ;;
+    demo)
+        ensure_venv
+        exec "$venv/bin/python" -m hotreload_lib watch "${1:-playground}"
+        ;;
+    *)
+        sed -n '2,5p' "$0"
+        exit 2
+        ;;
+esac

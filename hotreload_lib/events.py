@@ -1,0 +1,113 @@
+"""Reload events as data: one typed record that the log line, the JSON CLI, the event stream and
+the page all render. A plain dataclass, so it serialises the same beside pydantic 1, pydantic 2 or
+no pydantic at all.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["ok", "error", "removed", "running", "deferred", "info"]
+HISTORY_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    file: str
+    line: int | None
+    traceback: str
+
+
+@dataclass(frozen=True)
+class ReloadEvent:
+    """One reload (or notice) of one live file. `seq` orders events; ids in the stream are seqs."""
+
+    seq: int
+    time: float
+    file: str  # path relative to the live folder, '/'-separated
+    path: str  # absolute path on the server
+    outcome: Outcome
+    message: str
+    duration_ms: float = 0.0
+    replaced: tuple[dict[str, str], ...] = ()
+    restored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: ErrorInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["replaced"] = list(self.replaced)
+        data["restored"] = list(self.restored)
+        data["notes"] = list(self.notes)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def log_line(self) -> str:
+        where = f" ({self.error.file}:{self.error.line})" if self.error and self.error.line else ""
+        return f"[Hot Reload] {self.file}: {self.message}{where}"
+
+
+@dataclass
+class EventLog:
+    """The last HISTORY_SIZE events, with sequential ids and wake-ups for waiting readers."""
+
+    size: int = HISTORY_SIZE
+    _events: deque[ReloadEvent] = field(init=False)
+    _seq: int = field(default=0, init=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
+    _listeners: list[Callable[[ReloadEvent], None]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._events = deque(maxlen=self.size)
+
+    def publish(self, **fields: Any) -> ReloadEvent:
+        with self._changed:
+            self._seq += 1
+            event = ReloadEvent(seq=self._seq, time=time.time(), **fields)
+            self._events.append(event)
+            self._changed.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)
+        return event
+
+    @property
+    def last_seq(self) -> int:
+        with self._changed:
+            return self._seq
+
+    def since(self, seq: int) -> list[ReloadEvent]:
+        """Events after `seq` still in memory (the oldest may have been dropped)."""
+        with self._changed:
+            return [event for event in self._events if event.seq > seq]
+
+    def recent(self, count: int) -> list[ReloadEvent]:
+        with self._changed:
+            return list(self._events)[-count:] if count > 0 else []
+
+    def wait_after(self, seq: int, timeout: float) -> list[ReloadEvent]:
+        """Block until an event newer than `seq` exists, or `timeout` passes."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._seq > seq, timeout=timeout)
+            return [event for event in self._events if event.seq > seq]
+
+    def subscribe(self, listener: Callable[[ReloadEvent], None]) -> Callable[[], None]:
+        with self._changed:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._changed:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe

@@ -1,0 +1,84 @@
+"""Shared fixtures: real temporary folders, a real watchdog observer, a reloader per test."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hotreload_lib.events import EventLog, ReloadEvent
+from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.reloader import Reloader
+
+
+class EventWatcher:
+    """Reads a reloader's events in order, waiting for the next ones."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+        self.seen = 0
+
+    def next(self, predicate: Callable[[ReloadEvent], bool] = lambda e: True, timeout: float = 10.0) -> ReloadEvent:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            for event in self.events.wait_after(self.seen, max(0.0, min(remaining, 0.5))):
+                self.seen = event.seq
+                if predicate(event):
+                    return event
+            if remaining <= 0:
+                raise AssertionError(f"no matching event within {timeout} s; last: {self.events.recent(5)}")
+
+    def file(self, name: str, outcome: str | None = None, timeout: float = 10.0) -> ReloadEvent:
+        return self.next(lambda e: e.file == name and (outcome is None or e.outcome == outcome), timeout)
+
+    def quiet(self, seconds: float) -> list[ReloadEvent]:
+        """The events that arrive within `seconds` (expected: none)."""
+        time.sleep(seconds)
+        fresh = self.events.since(self.seen)
+        if fresh:
+            self.seen = fresh[-1].seq
+        return fresh
+
+
+@pytest.fixture
+def live_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "live"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def registry() -> Iterator[PatchRegistry]:
+    registry = PatchRegistry()
+    yield registry
+    registry.restore_all()
+
+
+@pytest.fixture
+def make_reloader(live_dir: Path, registry: PatchRegistry) -> Iterator[Callable[..., tuple[Reloader, EventWatcher]]]:
+    """Start a reloader on live_dir with its own registry and event log (not the process singletons)."""
+    started: list[Reloader] = []
+
+    def make(force_polling: str = "", folder: Path | None = None) -> tuple[Reloader, EventWatcher]:
+        events = EventLog()
+        reloader = Reloader(folder or live_dir, events, registry, force_polling=force_polling)
+        reloader.start()
+        started.append(reloader)
+        watcher = EventWatcher(events)
+        deadline = time.monotonic() + 10
+        while reloader.mode == "starting" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return reloader, watcher
+
+    yield make
+    for reloader in started:
+        reloader.stop()
+        assert not reloader.running
+
+
+def write(path: Path, text: str) -> None:
+    """Save like an editor that writes in place: one open, write, close."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,112 @@
+"""A stand-in for the webui host that reproduces how A1111 1.10 loads an extension
+(../shared/HOST_CONTRACT.md), so the real extension files are exercised the way the host runs them:
+
+- preload.py is executed from file and given the main parser, which is then parsed STRICTLY;
+- install.py runs in a separate process with PYTHONPATH = webui root (so `import launch` works);
+- every scripts/*.py is executed from file as a new module object, with the extension root first on
+  sys.path only while it executes;
+- app-started fires with a NEW FastAPI app each time;
+- "Reload UI" fires before_reload and script_unloaded, clears ALL callbacks, re-executes the scripts
+  and fires app-started again with a new app; sys.modules is left alone.
+
+The extension is copied into extensions/<some other name>/, so nothing may assume its folder name.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+STANDIN_ROOT = Path(__file__).resolve().parent / "webui"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "*.pyc")
+
+
+def install_extension(webui_root: Path, folder_name: str = "my-hot-reload-copy") -> Path:
+    """Copy the repository into extensions/<folder_name>, as "Install from URL" would clone it."""
+    target = webui_root / "extensions" / folder_name
+    shutil.copytree(REPO_ROOT, target, ignore=COPY_IGNORE)
+    return target
+
+
+def built_in_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listen", action="store_true")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--nowebui", action="store_true")
+    parser.add_argument("--log-startup", action="store_true")
+    parser.add_argument("--skip-install", action="store_true")
+    return parser
+
+
+class StandinWebui:
+    """One webui process: call preload(), then start(), then reload_ui() as often as wanted."""
+
+    def __init__(self, webui_root: Path, extension_dirs: list[Path]) -> None:
+        self.webui_root = webui_root
+        self.extension_dirs = extension_dirs
+        self.app: FastAPI | None = None
+        self.apps_created = 0
+
+    # -- process start --------------------------------------------------------------------------
+    def preload(self, argv: list[str]) -> argparse.Namespace:
+        from modules import script_loading, shared
+
+        parser = built_in_parser()
+        script_loading.preload_extensions([str(d) for d in self.extension_dirs], parser)
+        shared.cmd_opts = parser.parse_args(argv)  # strict, as the host does after preload
+        return shared.cmd_opts
+
+    def run_installer(self, extension_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, **env, "PYTHONPATH": str(self.webui_root)}
+        return subprocess.run([sys.executable, str(extension_dir / "install.py")], env=full_env,
+                              cwd=self.webui_root, capture_output=True, text=True, timeout=120)
+
+    def load_scripts(self) -> list[Any]:
+        from modules import script_loading
+
+        modules = []
+        for extension_dir in self.extension_dirs:
+            for path in sorted((extension_dir / "scripts").glob("*.py")):
+                saved_path = list(sys.path)
+                sys.path.insert(0, str(extension_dir))
+                try:
+                    modules.append(script_loading.load_module(str(path)))
+                finally:
+                    sys.path[:] = saved_path
+        return modules
+
+    def start(self, demo: Any = None) -> FastAPI:
+        from modules import script_callbacks
+
+        self.load_scripts()
+        script_callbacks.fire("ui_settings")
+        self.ui_tabs = [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
+        return self._new_app(demo)
+
+    def _new_app(self, demo: Any) -> FastAPI:
+        from modules import script_callbacks
+
+        self.app = FastAPI()
+        self.apps_created += 1
+
+        @self.app.get("/internal/ping")
+        def ping() -> dict[str, str]:
+            return {}
+
+        script_callbacks.fire("app_started", demo, self.app)
+        return self.app
+
+    def reload_ui(self, demo: Any = None) -> FastAPI:
+        from modules import script_callbacks
+
+        script_callbacks.fire("before_reload")
+        script_callbacks.fire("script_unloaded")
+        script_callbacks.clear_callbacks()
+        return self.start(demo)

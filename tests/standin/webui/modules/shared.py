@@ -1,0 +1,41 @@
+"""Stand-in for modules/shared.py: cmd_opts (set by the host after parsing) and opts.
+
+Options behaves like A1111's: a key that was never registered raises AttributeError, a registered
+key that was never saved answers its default.
+"""
+
+
+class OptionInfo:
+    def __init__(self, default=None, label="", component=None, component_args=None, onchange=None,
+                 section=None, refresh=None, **_extra):
+        self.default = default
+        self.label = label
+        self.onchange = onchange
+        self.section = section
+
+
+class Options:
+    def __init__(self):
+        object.__setattr__(self, "data", {})
+        object.__setattr__(self, "data_labels", {})
+
+    def add_option(self, key, info):
+        self.data_labels[key] = info
+
+    def __getattr__(self, item):
+        if item in self.data:
+            return self.data[item]
+        if item in self.data_labels:
+            return self.data_labels[item].default
+        raise AttributeError(item)
+
+    def set(self, key, value):
+        old = getattr(self, key, None)
+        self.data[key] = value
+        info = self.data_labels.get(key)
+        if info is not None and info.onchange is not None and old != value:
+            info.onchange()
+
+
+cmd_opts = None
+opts = Options()

@@ -1,0 +1,222 @@
+"""The real extension files (preload.py, install.py, scripts/, hotreload_lib) in a stand-in host
+that loads them as A1111 does (tests/standin/host.py, after ../shared/HOST_CONTRACT.md)."""
+from __future__ import annotations
+
+import ast
+import logging
+import shutil
+import sys
+import textwrap
+import threading
+import time
+from argparse import Namespace
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from watchdog.observers.api import BaseObserver
+
+from tests.conftest import EventWatcher, write
+from tests.standin.host import STANDIN_ROOT, StandinWebui, built_in_parser, install_extension
+
+OTHER_EXTENSION_SCRIPT = "def greet():\n    return 'original'\n"
+PATCH_OTHER_EXTENSION = textwrap.dedent("""
+    from modules import script_loading
+    from hotreload_lib import replace
+
+    for path, module in script_loading.loaded_scripts.items():
+        if path.endswith("other_ext.py"):
+            replace(module, "greet", lambda: "patched")
+""")
+
+
+def _isolated(name: str) -> bool:
+    return name.split(".")[0] in {"modules", "hotreload_lib", "hotreload_live", "launch"}
+
+
+@pytest.fixture
+def webui(tmp_path: Path) -> Iterator[StandinWebui]:
+    """A fresh webui root with our extension copied under another folder name, and a clean
+    sys.modules for the webui's and our packages (restored afterwards)."""
+    root = tmp_path / "webui"
+    shutil.copytree(STANDIN_ROOT, root)
+    ours = install_extension(root)
+    other = root / "extensions" / "other"
+    write(other / "scripts" / "other_ext.py", OTHER_EXTENSION_SCRIPT)
+    saved = {name: module for name, module in sys.modules.items() if _isolated(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    host = StandinWebui(root, [ours, other])
+    host.ours = ours  # type: ignore[attr-defined]
+    try:
+        yield host
+    finally:
+        reloader_module = sys.modules.get("hotreload_lib.reloader")
+        if reloader_module is not None:
+            reloader_module.shutdown()
+        for name in [name for name in sys.modules if _isolated(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.path.remove(str(root))
+
+
+def events() -> EventWatcher:
+    return EventWatcher(sys.modules["hotreload_lib.reloader"].get_events())
+
+
+def live_threads() -> tuple[int, int]:
+    """(reloader workers, watchdog observers) alive, once stopped ones have had time to end."""
+    deadline = time.monotonic() + 5
+    while True:
+        workers = [t for t in threading.enumerate() if t.name == "hot-reload-worker"]
+        observers = [t for t in threading.enumerate() if isinstance(t, BaseObserver)]
+        if time.monotonic() > deadline or all(t.is_alive() for t in workers + observers):
+            return len(workers), len(observers)
+        time.sleep(0.05)
+
+
+def test_preload_adds_the_flag_and_parsing_stays_strict(webui: StandinWebui, tmp_path: Path) -> None:
+    assert webui.preload(["--hot-reload-dir", str(tmp_path)]).hot_reload_dir == str(tmp_path)
+    with pytest.raises(SystemExit):
+        webui.preload(["--hot-reload-dri", str(tmp_path)])
+
+
+def test_preload_called_twice_does_not_add_the_flag_twice(webui: StandinWebui) -> None:
+    parser = built_in_parser()  # conflict_handler="error", as on A1111 and Forge
+    from modules import script_loading
+
+    script_loading.preload_extensions([str(webui.ours)] * 2, parser)  # type: ignore[attr-defined]
+    assert parser.parse_args(["--hot-reload-dir", "x"]).hot_reload_dir == "x"
+
+
+def test_preload_imports_nothing_from_the_webui() -> None:
+    tree = ast.parse((STANDIN_ROOT.parents[2] / "preload.py").read_text())
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [name for name in imported if name.split(".")[0] == "modules"]
+
+
+@pytest.mark.parametrize("installed, expected", [
+    ("", ["['install', 'watchdog>=3.0,<7', '--prefer-binary']"]),
+    ("watchdog", []),
+])
+def test_install_py_installs_watchdog_through_the_hosts_pip(webui: StandinWebui, tmp_path: Path,
+                                                          installed: str, expected: list[str]) -> None:
+    pip_log = tmp_path / "pip.log"
+    pip_log.touch()
+    result = webui.run_installer(webui.ours, {  # type: ignore[attr-defined]
+        "STANDIN_INSTALLED": installed, "STANDIN_PIP_LOG": str(pip_log)})
+    assert result.returncode == 0, result.stderr
+    # The whole requirement reaches pip as ONE argument: the shell did not read > or < as redirection.
+    assert pip_log.read_text().splitlines() == expected
+    assert not list(webui.webui_root.glob("=*"))
+
+
+def test_the_entry_registers_callbacks_and_loads_nothing_at_import(webui: StandinWebui) -> None:
+    from modules import script_callbacks
+
+    webui.load_scripts()
+    assert "hotreload_lib" not in sys.modules, "the scripts entry imported hotreload_lib eagerly"
+    assert str(webui.ours) not in sys.path  # type: ignore[attr-defined]
+    ours = [path for path, _ in script_callbacks.callbacks["app_started"] if "other" not in path]
+    assert ours == [str(webui.ours / "scripts" / "hot_reload.py")]  # type: ignore[attr-defined]
+    assert live_threads() == (0, 0) or "hotreload_lib" not in sys.modules
+
+
+def test_app_started_watches_the_flag_folder_with_the_extension_root_off_sys_path(
+        webui: StandinWebui, tmp_path: Path) -> None:
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    package = sys.modules["hotreload_lib"]
+    assert Path(package.__file__).parent == webui.ours / "hotreload_lib"  # type: ignore[attr-defined]
+    assert str(webui.ours) not in sys.path  # type: ignore[attr-defined]
+    watcher = events()
+    write(live / "uses_the_webui.py", "from modules import shared\nfrom hotreload_lib import replace\n")
+    assert watcher.file("uses_the_webui.py").outcome == "ok"
+    assert live_threads() == (1, 1)
+
+
+def test_reload_ui_keeps_one_observer_and_runs_every_file_again(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import script_loading
+
+    live = tmp_path / "live"
+    write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+    webui.preload(["--hot-reload-dir", str(live)])
+    first_app = webui.start()
+    watcher = events()
+    watcher.file("patch_other.py", "ok")
+    for round_number in range(3):
+        app = webui.reload_ui()
+        assert app is not first_app
+        watcher.file("patch_other.py", "ok")
+        other = [m for p, m in script_loading.loaded_scripts.items() if p.endswith("other_ext.py")][-1]
+        assert other.greet() == "patched", f"not re-applied on the new script module (round {round_number})"
+        assert live_threads() == (1, 1)
+    assert watcher.quiet(0.5) == []
+
+
+def test_disabled_means_no_thread_and_toggling_starts_and_stops(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    live = tmp_path / "live"
+    write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+    webui.preload(["--hot-reload-dir", str(live)])
+    shared.opts.data["hot_reload_enabled"] = False
+    webui.start()
+    assert live_threads() == (0, 0)
+    shared.opts.set("hot_reload_enabled", True)
+    watcher = events()
+    watcher.file("patch_other.py", "ok")
+    assert live_threads() == (1, 1)
+    shared.opts.set("hot_reload_enabled", False)
+    assert live_threads() == (0, 0)
+    from modules import script_loading
+
+    other = [m for p, m in script_loading.loaded_scripts.items() if p.endswith("other_ext.py")][-1]
+    assert other.greet() == "original", "disabling must undo the live files' replacements"
+
+
+def test_a_missing_flag_folder_is_one_error_line_and_nothing_else(
+        webui: StandinWebui, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    webui.preload(["--hot-reload-dir", str(tmp_path / "missing")])
+    with caplog.at_level(logging.ERROR, logger="hot_reload"):
+        webui.start()
+        webui.reload_ui()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "does not exist" in errors[0]
+    assert live_threads() == (0, 0)
+
+
+def test_without_the_flag_the_playground_is_watched(webui: StandinWebui) -> None:
+    from modules import shared
+
+    webui.preload([])
+    webui.start()
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    assert reloader.folder == (webui.ours / "playground").resolve()  # type: ignore[attr-defined]
+    watcher = events()
+    assert watcher.next(lambda e: e.file.endswith(".py")).outcome == "ok"
+    assert shared.cmd_opts.hot_reload_dir is None
+
+
+def test_installed_while_running_the_flag_attribute_is_missing(webui: StandinWebui) -> None:
+    """Installed from the Extensions tab: preload never ran, so cmd_opts has no hot_reload_dir."""
+    from modules import shared
+
+    shared.cmd_opts = Namespace(listen=False)
+    webui.start()
+    assert sys.modules["hotreload_lib.reloader"].get_reloader() is not None
+
+
+def test_settings_are_registered_in_their_own_section(webui: StandinWebui) -> None:
+    from modules import shared
+
+    webui.preload([])
+    webui.start()
+    labels: dict[str, Any] = shared.opts.data_labels
+    assert labels["hot_reload_enabled"].section == ("hot_reload", "Hot Reload")
+    assert labels["hot_reload_enabled"].default is True

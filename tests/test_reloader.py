@@ -1,0 +1,250 @@
+"""The engine on real folders with the real watchdog observer: save -> run -> events."""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from hotreload_lib.registry import PatchRegistry
+from tests.conftest import write
+
+TARGET = types.ModuleType("hot_reload_test_target")
+exec("def greet(name):\n    return 'hello ' + name\n", TARGET.__dict__)
+sys.modules[TARGET.__name__] = TARGET
+ORIGINAL_GREET = TARGET.greet
+GREET_ALIAS = TARGET.greet  # a copy of the reference, as `from module import greet` makes
+
+
+def patch_source(word: str) -> str:
+    return textwrap.dedent(f"""
+        import hot_reload_test_target as target
+        from hotreload_lib import replace
+
+        def greet(name):
+            return {word!r} + " " + name
+
+        replace(target, "greet", greet)
+    """)
+
+
+def test_files_present_at_start_run_in_a_stable_order(live_dir: Path, make_reloader) -> None:
+    for name in ["b.py", "a.py", "sub/c.py", "sub/a.py"]:
+        write(live_dir / name, "x = 1\n")
+    _, watcher = make_reloader()
+    assert [watcher.next().file for _ in range(4)] == ["a.py", "b.py", "sub/a.py", "sub/c.py"]
+
+
+def test_save_runs_the_file_and_patches_every_alias(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "tweak.py", patch_source("hi"))
+    event = watcher.file("tweak.py", "ok")
+    assert GREET_ALIAS("bob") == "hi bob"
+    assert event.replaced == ({"target": "hot_reload_test_target.greet", "mode": "in-place", "note": ""},)
+    write(live_dir / "tweak.py", patch_source("hey"))
+    watcher.file("tweak.py", "ok")
+    assert GREET_ALIAS("bob") == "hey bob"
+    # Deleting the replace() line and saving restores the original: no manual restore needed.
+    write(live_dir / "tweak.py", "import hot_reload_test_target\n")
+    watcher.file("tweak.py", "ok")
+    assert GREET_ALIAS("bob") == "hello bob"
+    assert TARGET.greet is ORIGINAL_GREET
+
+
+def test_delete_and_rename_undo_the_files_replacements(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "tweak.py", patch_source("hi"))
+    watcher.file("tweak.py", "ok")
+    os.rename(live_dir / "tweak.py", live_dir / "renamed.py")
+    removed = watcher.file("tweak.py", "removed")
+    assert removed.restored == ("hot_reload_test_target.greet",)
+    watcher.file("renamed.py", "ok")
+    assert GREET_ALIAS("x") == "hi x"
+    (live_dir / "renamed.py").unlink()
+    watcher.file("renamed.py", "removed")
+    assert GREET_ALIAS("x") == "hello x"
+
+
+@pytest.mark.parametrize("bad_tail, line", [
+    ("raise ValueError('boom')\n", 9),
+    ("x = (\n", 9),
+    ("import sys\nsys.exit(3)\n", 10),
+    ("raise KeyboardInterrupt\n", 9),
+    ("raise SystemExit\n", 9),
+])
+def test_a_failing_run_keeps_the_last_good_replacements(
+        live_dir: Path, make_reloader, bad_tail: str, line: int) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "tweak.py", patch_source("good"))
+    watcher.file("tweak.py", "ok")
+    # The failing version replaces with another word first: that half-done replacement must go.
+    write(live_dir / "tweak.py", patch_source("half") + bad_tail)
+    event = watcher.file("tweak.py", "error")
+    assert event.error is not None and event.error.line == line
+    assert event.error.file == str(live_dir / "tweak.py")
+    assert "kept the last good version" in event.message
+    assert GREET_ALIAS("a") == "good a"
+    write(live_dir / "tweak.py", patch_source("fixed"))
+    watcher.file("tweak.py", "ok")
+    assert GREET_ALIAS("a") == "fixed a"
+
+
+def test_a_failing_file_at_start_does_not_stop_the_others(live_dir: Path, make_reloader) -> None:
+    write(live_dir / "a_broken.py", "raise RuntimeError('first')\n")
+    write(live_dir / "b_good.py", patch_source("still"))
+    _, watcher = make_reloader()
+    assert watcher.file("a_broken.py").outcome == "error"
+    assert watcher.file("b_good.py").outcome == "ok"
+    assert GREET_ALIAS("z") == "still z"
+
+
+def test_one_reload_per_save_including_atomic_saves(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "one.py", "x = 1\n")
+    watcher.file("one.py", "ok")
+    assert watcher.quiet(0.8) == []
+    # An editor's atomic save: write a temp file, then rename it over the live file.
+    temp = live_dir / ".one.py.tmp1234"
+    temp.write_text("x = 2\n", encoding="utf-8")
+    os.replace(temp, live_dir / "one.py")
+    watcher.file("one.py", "ok")
+    assert watcher.quiet(0.8) == []
+
+
+def test_hidden_cache_and_editor_temp_files_are_ignored(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    for name in [".hidden.py", ".git/x.py", "__pycache__/x.py", ".#lock.py", "x.py~", "x.py.swp",
+                 "x.py___jb_tmp___", "notes.txt", "#auto.py#"]:
+        write(live_dir / name, "raise RuntimeError('must not run')\n")
+    assert watcher.quiet(1.0) == []
+
+
+def test_live_module_has_real_name_file_source_and_tracebacks(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    source = textwrap.dedent("""
+        import dataclasses
+        import sys
+
+        @dataclasses.dataclass
+        class Point:
+            x: "int"
+
+        def where():
+            return __name__, __file__
+
+        def fail():
+            raise LookupError("from the live file")
+    """)
+    write(live_dir / "pkg dir" / "my-mod.py", source)
+    watcher.file("pkg dir/my-mod.py", "ok")
+    module = sys.modules["hotreload_live.pkg_dir.my_mod"]
+    assert module.where() == ("hotreload_live.pkg_dir.my_mod", str(live_dir / "pkg dir" / "my-mod.py"))
+    assert "def where():" in inspect.getsource(module.where)
+    assert module.Point(1).x == 1
+    with pytest.raises(LookupError) as caught:
+        module.fail()
+    assert caught.traceback[-1].path == live_dir / "pkg dir" / "my-mod.py"
+    (live_dir / "pkg dir" / "my-mod.py").unlink()
+    watcher.file("pkg dir/my-mod.py", "removed")
+    assert "hotreload_live.pkg_dir.my_mod" not in sys.modules
+
+
+def test_teardown_runs_before_the_next_run_and_on_delete(live_dir: Path, make_reloader) -> None:
+    log = live_dir.parent / "teardown.log"
+    source = textwrap.dedent(f"""
+        VERSION = {{}}
+        def teardown():
+            with open({str(log)!r}, "a") as f:
+                f.write("down %s\\n" % VERSION)
+    """)
+    _, watcher = make_reloader()
+    write(live_dir / "t.py", source.format(1))
+    watcher.file("t.py", "ok")
+    write(live_dir / "t.py", source.format(2) + "\nraise_in_teardown = True\n")
+    watcher.file("t.py", "ok")
+    assert log.read_text() == "down 1\n"
+    write(live_dir / "t.py", "def teardown():\n    raise OSError('cannot stop')\n")
+    watcher.file("t.py", "ok")
+    write(live_dir / "t.py", "x = 1\n")
+    event = watcher.file("t.py", "ok")
+    assert any("teardown() failed: OSError: cannot stop" in note for note in event.notes)
+    (live_dir / "t.py").unlink()
+    watcher.file("t.py", "removed")
+
+
+def test_folder_moved_in_and_out(live_dir: Path, make_reloader, tmp_path: Path) -> None:
+    _, watcher = make_reloader()
+    outside = tmp_path / "outside"
+    write(outside / "inner.py", patch_source("moved-in"))
+    os.rename(outside, live_dir / "pkg")
+    watcher.file("pkg/inner.py", "ok")
+    assert GREET_ALIAS("q") == "moved-in q"
+    os.rename(live_dir / "pkg", tmp_path / "gone")
+    watcher.file("pkg/inner.py", "removed")
+    assert GREET_ALIAS("q") == "hello q"
+
+
+def test_forced_polling_still_reloads(live_dir: Path, make_reloader) -> None:
+    reloader, watcher = make_reloader(force_polling="forced by test")
+    assert reloader.mode == "polling"
+    assert "forced by test" in reloader.mode_reason
+    write(live_dir / "p.py", patch_source("polled"))
+    watcher.file("p.py", "ok")
+    assert GREET_ALIAS("p") == "polled p"
+
+
+def test_the_reloader_stops_and_restarts_cleanly(live_dir: Path, registry: PatchRegistry, make_reloader) -> None:
+    write(live_dir / "p.py", patch_source("once"))
+    reloader, watcher = make_reloader()
+    watcher.file("p.py", "ok")
+    reloader.stop()
+    assert not reloader.running
+    reloader.start()
+    reloader.start()
+    watcher.file("p.py", "ok")
+    assert GREET_ALIAS("s") == "once s"
+
+
+def test_cli_prints_one_json_line_per_event(live_dir: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotreload_lib", "watch", str(live_dir)], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # The reloader logs its mode once it is watching; then a save must produce one line.
+        assert process.stderr is not None and process.stdout is not None
+        assert "watching" in process.stderr.readline()
+        write(live_dir / "cli.py", "x = 1\n")
+        event = json.loads(process.stdout.readline())
+        assert (event["file"], event["outcome"], event["seq"]) == ("cli.py", "ok", 1)
+        write(live_dir / "cli.py", "x = (\n")
+        event = json.loads(process.stdout.readline())
+        assert (event["outcome"], event["error"]["type"], event["error"]["line"]) == ("error", "SyntaxError", 1)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_cli_rejects_a_missing_folder(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "hotreload_lib", "watch", str(tmp_path / "nope")],
+                            cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "is not a folder" in result.stderr
+
+
+def test_latency_is_not_asserted_here_but_a_save_lands_fast_enough_to_use(live_dir: Path, make_reloader) -> None:
+    """A generous bound only catches a fixed multi-second debounce creeping in; bench/ measures."""
+    _, watcher = make_reloader()
+    started = time.monotonic()
+    write(live_dir / "fast.py", "x = 1\n")
+    watcher.file("fast.py", "ok")
+    assert time.monotonic() - started < 5
