@@ -8,13 +8,16 @@ cd "$(dirname "$0")"
 venv=.venv
 
 python_for_venv() {
-    for candidate in python3.10 "$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python 2>/dev/null | tail -n 1)" python3; do
-        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1; then
+    # A shim may exist and still refuse to run (pyenv), so each candidate is asked to run.
+    local pyenv_310
+    pyenv_310=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python 2>/dev/null | tail -n 1 || true)
+    for candidate in $pyenv_310 python3.10 python3; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
             echo "$candidate"
             return
         fi
     done
-    echo "dev.sh: no python3 found" >&2
+    echo "dev.sh: no Python 3.10 or newer found" >&2
     exit 1
 }
 
