@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 STANDIN_ROOT = Path(__file__).resolve().parent / "webui"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "*.pyc")
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "*.pyc")
 
 
 def install_extension(webui_root: Path, folder_name: str = "my-hot-reload-copy") -> Path:
