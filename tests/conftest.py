@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,9 +62,9 @@ def make_reloader(live_dir: Path, registry: PatchRegistry) -> Iterator[Callable[
     """Start a reloader on live_dir with its own registry and event log (not the process singletons)."""
     started: list[Reloader] = []
 
-    def make(force_polling: str = "", folder: Path | None = None) -> tuple[Reloader, EventWatcher]:
+    def make(force_polling: str = "", folder: Path | None = None, **options: Any) -> tuple[Reloader, EventWatcher]:
         events = EventLog()
-        reloader = Reloader(folder or live_dir, events, registry, force_polling=force_polling)
+        reloader = Reloader(folder or live_dir, events, registry, force_polling=force_polling, **options)
         reloader.start()
         started.append(reloader)
         watcher = EventWatcher(events)
