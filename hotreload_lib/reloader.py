@@ -75,6 +75,7 @@ class LiveFile:
     outcome: str = ""
     runs: int = 0
     stamp: tuple[int, int] | None = None  # of the source last read
+    digest: bytes = b""  # of the source last run
 
 
 class Reloader:
@@ -198,6 +199,8 @@ class Reloader:
                 if self._rerun_all.is_set():
                     self._guarded(self._run_all)
                 for path in paths:
+                    if self._stopping.is_set():
+                        break  # what is left is found by the scan of the next start
                     self._guarded(self._process, Path(path))
                 # Also while busy: a storm of saves must not keep a dead observer unnoticed.
                 if time.monotonic() >= next_health:
@@ -334,6 +337,8 @@ class Reloader:
         present = self._scan(self.folder) if self.folder.is_dir() else []
         self._drop_missing(self.folder, present)
         for path in present:
+            if self._stopping.is_set():
+                return
             self._run(path)
 
     def _resync(self, root: Path) -> None:
@@ -341,6 +346,8 @@ class Reloader:
         present = self._scan(root) if root.is_dir() else []
         self._drop_missing(root, present)
         for path in present:
+            if self._stopping.is_set():
+                return
             live = self.files.get(str(path))
             if live is None or live.stamp != file_stamp(path):
                 self._run(path)
@@ -359,7 +366,7 @@ class Reloader:
         elif os.path.isdir(path):
             self._resync(path)
         elif is_live_file(self.folder, path):
-            self._run(path)  # reading it tells whether it still exists
+            self._run(path, again=False)  # reading it tells whether it still exists
         else:
             self._forget(path, file_too=False)  # a folder that is gone
 
@@ -378,7 +385,11 @@ class Reloader:
             live = self.files[str(path)] = LiveFile(path, module_name_for(self.folder, path))
         return live
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, *, again: bool = True) -> None:
+        """Run `path` as it is now. Without `again`, not when exactly this version of it (same bytes,
+        same mtime) ran last: the late events of one save (a busy machine spreads them out, a new
+        folder is both scanned and reported file by file) run it once. A save, even of the same
+        bytes, changes the mtime and runs."""
         try:
             source = read_source(path)
         except GONE_ERRORS:
@@ -395,11 +406,14 @@ class Reloader:
             self._publish(path, "error", f"{info.type}: {info.message} ({self._kept(live)})", error=info)
             return
         live = self._live_file(path)
+        digest = source.digest
+        if not again and live.runs and (live.stamp, live.digest) == (source.stamp, digest):
+            return
         teardown_error = call_teardown(live.module, self._calls) if live.needs_teardown else None
         live.needs_teardown = False
         result = run_file(path, live.module_name, self.registry, source.data, self._calls)
         live.runs += 1
-        live.stamp = source.stamp
+        live.stamp, live.digest = source.stamp, digest
         notes = list(result.notes)
         if teardown_error is not None:
             notes.insert(0, f"teardown() failed: {teardown_error.type}: {teardown_error.message}")

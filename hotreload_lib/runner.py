@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import linecache
 import os
 import re
@@ -61,6 +62,10 @@ class RunResult:
 class Source:
     data: bytes
     stamp: tuple[int, int]  # (mtime in ns, size) of what was read: tells a changed file from an unchanged one
+
+    @property
+    def digest(self) -> bytes:
+        return hashlib.blake2b(self.data, digest_size=16).digest()
 
 
 def module_name_for(folder: Path, path: Path) -> str:

@@ -295,6 +295,35 @@ def test_stop_interrupts_an_endless_run(live_dir: Path, make_reloader: MakeReloa
     assert GREET("a") == "good a"
 
 
+def workers() -> int:
+    return sum(thread.name == "hot-reload-worker" for thread in threading.enumerate())
+
+
+def test_start_during_an_unfinished_stop_keeps_the_one_worker(live_dir: Path, make_reloader: MakeReloader) -> None:
+    reloader, watcher = good_then(live_dir, make_reloader, timings=QUICK)
+    release = live_dir.parent / "release"
+    # Blocked in time.sleep, a call Python cannot interrupt: the stop cannot complete in time.
+    write(live_dir / "sleepy.py", f"import os, time\nwhile not os.path.exists({str(release)!r}):\n    time.sleep(2)\n")
+    watcher.file("sleepy.py", "running")
+    reloader.stop(timeout=0.01)
+    reloader.start()  # withdrawn before the worker got to stop: it serves on, no second worker
+    release.touch()
+    assert "interrupted: the reloader is stopping" in watcher.file("sleepy.py", "error").message
+    wait_until(lambda: workers() == 1, "a single worker")
+    assert reloader.running
+    still_reacts(live_dir, watcher)
+
+
+def test_rapid_stops_and_starts_leave_exactly_one_worker(live_dir: Path, make_reloader: MakeReloader) -> None:
+    reloader, watcher = good_then(live_dir, make_reloader)
+    for _ in range(30):
+        reloader.stop(timeout=0)
+        reloader.start()
+    wait_until(lambda: workers() == 1 and reloader.running, "one worker")
+    wait_until(lambda: reloader.mode == "native", "watching again")
+    still_reacts(live_dir, watcher)
+
+
 # -- 2. the file system ----------------------------------------------------------------------------
 
 def test_a_file_gone_between_its_event_and_the_read_is_a_removal(live_dir: Path,
