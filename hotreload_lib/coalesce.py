@@ -29,10 +29,6 @@ class PendingPaths:
             self._woken = True
             self._changed.notify()
 
-    def __contains__(self, path: str) -> bool:
-        with self._changed:
-            return path in self._due
-
     def __len__(self) -> int:
         with self._changed:
             return len(self._due)

@@ -409,11 +409,12 @@ class Reloader:
         digest = source.digest
         if not again and live.runs and (live.stamp, live.digest) == (source.stamp, digest):
             return
+        live.stamp = source.stamp  # set now: the overseer compares the file on disk with it
         teardown_error = call_teardown(live.module, self._calls) if live.needs_teardown else None
         live.needs_teardown = False
         result = run_file(path, live.module_name, self.registry, source.data, self._calls)
         live.runs += 1
-        live.stamp, live.digest = source.stamp, digest
+        live.digest = digest
         notes = list(result.notes)
         if teardown_error is not None:
             notes.insert(0, f"teardown() failed: {teardown_error.type}: {teardown_error.message}")
@@ -493,12 +494,18 @@ class Reloader:
 
     def _supersession(self, call: LiveCall, elapsed: float) -> str:
         """Why `call` should stop now, if it should: the reloader stops, or (once it runs long) its
-        file was saved again or deleted. A save while a short run goes on just queues a rerun."""
+        file on disk is no longer the version that runs. Asked of the disk, not of file events: the
+        observer may be dead, and only the worker, busy with this very call, would restart it.
+        A save while a short run goes on just queues a rerun."""
         if self._stopping.is_set():
             return "the reloader is stopping"
-        if elapsed >= self.timings.running_notice_after and call.path in self._pending:
-            return "the file was saved again" if os.path.exists(call.path) else "the file was deleted"
-        return ""
+        if elapsed < self.timings.running_notice_after:
+            return ""
+        live = self.files.get(call.path)  # gone from `files` while its removal calls teardown()
+        on_disk = file_stamp(Path(call.path))
+        if on_disk == (live.stamp if live is not None else None):
+            return ""
+        return "the file was saved again" if on_disk is not None else "the file was deleted"
 
     # -- threads started by live files ---------------------------------------------------
     def _thread_failed(self, args: Any) -> None:

@@ -268,6 +268,22 @@ def test_an_endless_run_is_interrupted_by_the_next_save(live_dir: Path, make_rel
     still_reacts(live_dir, watcher)
 
 
+def test_an_endless_run_is_interrupted_even_while_the_watcher_is_dead(live_dir: Path,
+                                                                     make_reloader: MakeReloader) -> None:
+    """The save that supersedes it produces no event (no watcher), and only the worker, stuck in
+    the run, would restart the watcher: the disk itself tells that the file changed."""
+    reloader, watcher = good_then(live_dir, make_reloader, timings=QUICK)
+    write(live_dir / "tweak.py", patch("stuck", "spins = 0\nwhile True:\n    spins += 1\n"))
+    watcher.file("tweak.py", "running")
+    reloader.observer.stop()
+    reloader.observer.join(10)
+    write(live_dir / "tweak.py", patch("good"))
+    assert "interrupted: the file was saved again" in watcher.file("tweak.py", "error").message
+    watcher.next(lambda e: "again" in e.message)  # the watcher restarted, and its rescan ...
+    watcher.file("tweak.py", "ok")  # ... ran the save it never saw
+    still_reacts(live_dir, watcher)
+
+
 def test_a_hanging_teardown_is_reported_and_interrupted(live_dir: Path, make_reloader: MakeReloader) -> None:
     _, watcher = make_reloader(timings=QUICK)
     write(live_dir / "tweak.py", patch("good", """
