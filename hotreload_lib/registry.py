@@ -476,7 +476,8 @@ class PatchRegistry:
             slot = self._slots[key] = AttributeSlot(site, _attribute_reason(site, new))
         assert isinstance(slot, AttributeSlot)
         notes.insert(0, slot.reason)
-        return slot, _adapted(new, site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
+        # Adapted to the attribute as it was before our first layer: the site now holds our value.
+        return slot, _adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
 
     @staticmethod
     def _callable_original(site: Site, slot: Slot) -> Any:
@@ -485,13 +486,15 @@ class PatchRegistry:
             clone = slot.patch.original
             return types.MethodType(clone, site.owner) if isinstance(site.current, classmethod) else clone
         assert isinstance(slot, AttributeSlot)
-        value = site.current if slot.original is _MISSING else slot.original
-        return _bound(value, site)
+        value = slot.site.current if slot.original is _MISSING else slot.original
+        return _bound(value, slot.site)
 
     # -- internals --------------------------------------------------------------------------
     def _find_slot(self, site: Site) -> Slot | None:
+        """The slot replace() would have used for `site`. A name a subclass or an instance only
+        inherits leads to nothing: restoring there must not undo the base class's replacement."""
         slot = self._slots.get(("attr", id(site.owner), site.name))
-        if slot is not None:
+        if slot is not None or site.where != "own":
             return slot
         func = unwrap_patchable(site.current).func
         return self._slots.get(("fn", id(func))) if func is not None else None
