@@ -205,27 +205,54 @@ def strip_same_decorators(new: Any, target: Unwrapped) -> Any:
     """`new` without the decorator layers it shares with the target, outermost first.
 
     The target's decorators stay in place around the patched function, so a replacement written
-    with the same decorators (`@lru_cache`, `@torch.no_grad()`) would run them twice. A layer
-    matches when it is of the same type and, for Python wrappers, runs the same wrapper code.
-    A replacement that wraps the target itself (`@functools.wraps(target)`) keeps its wrapper.
+    with the same decorators (a copy of the original, edited) would run them twice. Only a layer
+    that is certainly the same decorator is taken off; anything else stays and runs inside the
+    target's decorators. A replacement that wraps the target itself (`@functools.wraps(target)`)
+    keeps its wrapper.
     """
-    new = getattr(new, "__func__", new) if isinstance(new, (staticmethod, classmethod)) else new
+    if isinstance(new, (staticmethod, classmethod)):
+        new = new.__func__
     if isinstance(new, property):
         new = new.fget
     own = {id(layer) for layer in target.wrappers} | {id(target.func)}
     for layer in target.wrappers:
         inner = getattr(new, "__wrapped__", None)
-        if inner is None or id(inner) in own or type(new) is not type(layer):
-            break
-        if isinstance(new, types.FunctionType) and _shape(new.__code__) != _shape(layer.__code__):
+        if inner is None or id(inner) in own or not _same_decorator(new, layer):
             break
         new = inner
     return new
 
 
-def _shape(code: types.CodeType) -> tuple[Any, ...]:
-    """What makes two wrapper functions the same decorator, even when defined in two modules."""
-    return code.co_code, code.co_names, code.co_varnames, code.co_freevars
+def _same_decorator(wrapper: Any, other: Any) -> bool:
+    """Two wrappers made by the same decorator with the same arguments: the same wrapper code
+    (possibly compiled twice) holding equal values, apart from the function each one wraps.
+    `torch.no_grad()` and `torch.inference_mode()` share their wrapper code but not its closure."""
+    if type(wrapper) is not type(other):
+        return False
+    if hasattr(wrapper, "cache_parameters"):
+        return bool(wrapper.cache_parameters() == other.cache_parameters())
+    if not isinstance(wrapper, types.FunctionType):
+        return False
+    if _code_shape(wrapper.__code__) != _code_shape(other.__code__):
+        return False
+    wrapped = {id(wrapper.__wrapped__), id(other.__wrapped__)}
+    for cell, other_cell in zip(wrapper.__closure__ or (), other.__closure__ or (), strict=True):
+        try:
+            value, other_value = cell.cell_contents, other_cell.cell_contents
+        except ValueError:  # an empty cell
+            return False
+        if id(value) in wrapped and id(other_value) in wrapped:
+            continue
+        try:
+            if value is not other_value and not bool(value == other_value):
+                return False
+        except Exception:  # noqa: BLE001 - a value that cannot be compared is not known to be equal
+            return False
+    return True
+
+
+def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
+    return code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_consts
 
 
 class InPlacePatch:

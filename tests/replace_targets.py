@@ -59,6 +59,21 @@ def decorated(x: Any) -> tuple[Any, ...]:
     return ("orig", x)
 
 
+def tagged(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator factory: the same wrapper code for every label, as torch.no_grad()/inference_mode()."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return (label, func(*args, **kwargs))
+        return wrapper
+    return decorate
+
+
+@tagged("outer")
+def labelled(x: Any) -> tuple[Any, ...]:
+    return ("orig", x)
+
+
 @functools.lru_cache(maxsize=64)
 def cached(x: Any) -> tuple[Any, ...]:
     COMPUTED.append(x)

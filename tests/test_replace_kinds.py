@@ -285,6 +285,18 @@ def test_functools_wraps_decorators_stay_around_the_new_code(
     assert snapshot(inner) == before and alias(4) == ("orig", 4)
 
 
+def test_only_the_very_same_decorator_is_taken_off_a_replacement(
+        targets: types.ModuleType, registry: PatchRegistry) -> None:
+    alias = targets.labelled
+    assert alias(1) == ("outer", ("orig", 1))
+    registry.replace(targets, "labelled", targets.tagged("outer")(lambda x: ("copy", x)))
+    assert alias(1) == ("outer", ("copy", 1))  # an edited copy of the original: decorated once
+    registry.replace(targets, "labelled", targets.tagged("inner")(lambda x: ("other", x)))
+    assert alias(1) == ("outer", ("inner", ("other", 1)))  # another decorator: both run
+    registry.restore_all()
+    assert alias(1) == ("outer", ("orig", 1))
+
+
 def test_lru_cache_gives_no_stale_result_on_replace_and_on_restore(
         targets: types.ModuleType, registry: PatchRegistry) -> None:
     alias = consumer_of(targets, "cached").cached
@@ -528,14 +540,22 @@ def test_another_tools_code_on_the_function_is_kept(targets: types.ModuleType, r
     assert func(1) == ("edited by another tool", 1)
 
 
-def test_a_foreign_patch_found_by_a_file_rerun_is_in_the_event(live_dir: Path, make_reloader) -> None:
+def test_fallbacks_and_foreign_patches_show_in_the_reload_events(live_dir: Path, make_reloader) -> None:
     with fresh_targets() as targets:
         _, watcher = make_reloader()
         source = f"import {targets.__name__} as t\nfrom hotreload_lib import replace\n"
         write(live_dir / "chain.py", source + "replace(t, 'CONSTANT', 'ours')\n")
-        watcher.file("chain.py", "ok")
-        targets.CONSTANT = "theirs"
-        write(live_dir / "chain.py", source)
+        event = watcher.file("chain.py", "ok")
+        assert event.replaced == ({"target": f"{targets.__name__}.CONSTANT", "mode": "attribute",
+                                   "note": f"{ATTRIBUTE_ONLY_NOTE} (not a function)"},)
+        targets.CONSTANT = "theirs"  # another extension, after our file ran
+        write(live_dir / "chain.py", source + "replace(t, 'builtin_alias', abs)\n")
         event = watcher.file("chain.py", "ok")
         assert any("another tool changed the value of" in note for note in event.notes)
         assert targets.CONSTANT == "theirs"
+        targets.builtin_alias = max
+        (live_dir / "chain.py").unlink()
+        event = watcher.file("chain.py", "removed")
+        said = " ".join(event.restored + event.notes)
+        assert f"another tool changed the value of {targets.__name__}.builtin_alias" in said
+        assert targets.builtin_alias is max
