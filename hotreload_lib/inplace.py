@@ -9,11 +9,13 @@ is the original's, so `inspect.iscoroutinefunction` and friends answer as before
 
 Thread safety: a call picks its version in one step — the code object it enters, and inside the
 trampoline one read of `Dispatcher.target` — so it runs exactly one version from start to end. A
-call already running keeps the code it started with. A generator or coroutine picks its version
-when it starts running (its first `next()`/`send()`/`await`), not when it is created.
+call already running keeps the code it started with. A generator or coroutine object made before
+the patch keeps the old code to its end; one made by the patched function runs the version that is
+current when it first runs (its first `next()`/`send()`/`await`).
 """
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import threading
@@ -117,18 +119,30 @@ def _template(kind: str, free_count: int) -> types.CodeType:
             outer += "".join(f"    {name} = None\n" for name in names)
             outer += "".join(f"    {line}\n" for line in body.splitlines())
             outer += "    return trampoline\n"
+            # Every instruction on one line: with the replacement's first line put in, a traceback
+            # shows the forwarding frame at the replacement's `def`.
+            tree = ast.parse(outer)
+            for node in ast.walk(tree):
+                if hasattr(node, "lineno"):
+                    node.lineno = node.end_lineno = 1
             namespace: dict[str, Any] = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                exec(compile(outer, __file__, "exec"), namespace)
+                exec(compile(tree, __file__, "exec"), namespace)
             _template_cache[key] = namespace["outer"]().__code__
         return _template_cache[key]
 
 
-def trampoline_code(func: types.FunctionType, dispatcher: Dispatcher) -> types.CodeType:
+def trampoline_code(func: types.FunctionType, dispatcher: Dispatcher, shown_as: types.CodeType) -> types.CodeType:
+    """The forwarding code for `func`. It carries the file and first line of `shown_as` (the
+    replacement's code), so a traceback's frame for it and `inspect.getsource(func)` point at the
+    code that runs instead of at this module."""
     code = _template(function_kind(func), len(func.__code__.co_freevars))
     consts = tuple(dispatcher if const == DISPATCH_PLACEHOLDER else const for const in code.co_consts)
-    changes: dict[str, Any] = {"co_consts": consts, "co_name": func.__code__.co_name}
+    changes: dict[str, Any] = {
+        "co_consts": consts, "co_name": func.__code__.co_name,
+        "co_filename": shown_as.co_filename, "co_firstlineno": shown_as.co_firstlineno,
+    }
     if hasattr(code, "co_qualname"):
         changes["co_qualname"] = func.__code__.co_qualname
     return code.replace(**changes)
@@ -264,7 +278,7 @@ class InPlacePatch:
         self.original_signature = func.__dict__.get("__signature__", _NO_SIGNATURE)
         self.original = clone_function(func, self.original_code)
         self.dispatcher = Dispatcher(self.original, self.original_code)
-        self.trampoline = trampoline_code(func, self.dispatcher)
+        self.trampoline = trampoline_code(func, self.dispatcher, self.original_code)
 
     @property
     def ours(self) -> bool:
@@ -279,9 +293,12 @@ class InPlacePatch:
             signature = self._original_parameters()
         # Order matters for callers on other threads: the dispatcher points at the new target
         # before the trampoline can be entered, so no call reaches a stale target through it.
+        shown_as = getattr(getattr(target, "__func__", target), "__code__", None)
+        trampoline = trampoline_code(self.func, self.dispatcher, shown_as or self.original_code)
         self.dispatcher.target = target
         self._set_signature(signature)
-        self.func.__code__ = self.trampoline
+        self.trampoline = trampoline
+        self.func.__code__ = trampoline
 
     def deactivate(self) -> None:
         self.func.__code__ = resting_code(self.original_code)

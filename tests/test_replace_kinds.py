@@ -337,6 +337,25 @@ def test_introspection_stays_sensible(targets: types.ModuleType, registry: Patch
     assert "__signature__" not in func.__dict__
 
 
+def test_tracebacks_and_getsource_point_at_the_replacement(
+        targets: types.ModuleType, registry: PatchRegistry, tmp_path: Path) -> None:
+    live = tmp_path / "live_fail.py"
+    write(live, "\n\ndef plain(x):\n    raise LookupError('from the replacement')\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(live.read_text(), str(live), "exec"), namespace)
+    for kind in ("plain", "coro"):
+        registry.replace(targets, kind, namespace["plain"])
+    with pytest.raises(LookupError) as caught:
+        targets.plain(1)
+    frames = [(Path(entry.path).name, entry.lineno + 1) for entry in caught.traceback[-2:]]
+    assert frames == [("live_fail.py", 3), ("live_fail.py", 4)]  # the forwarding frame: at the def
+    assert inspect.getsource(targets.plain) == inspect.getsource(namespace["plain"])
+    with pytest.raises(LookupError):
+        run(targets.coro(1))
+    registry.restore_all()
+    assert inspect.getsource(targets.plain).startswith("def plain(x: int")
+
+
 # -- original() -------------------------------------------------------------------------------
 
 def test_original_lets_a_replacement_wrap_the_original(targets: types.ModuleType, registry: PatchRegistry) -> None:
