@@ -141,6 +141,8 @@ def trampoline_code(func: types.FunctionType, dispatcher: Dispatcher, shown_as: 
     consts = tuple(dispatcher if const == DISPATCH_PLACEHOLDER else const for const in code.co_consts)
     changes: dict[str, Any] = {
         "co_consts": consts, "co_name": func.__code__.co_name,
+        # A @types.coroutine generator must stay awaitable.
+        "co_flags": code.co_flags | (func.__code__.co_flags & inspect.CO_ITERABLE_COROUTINE),
         "co_filename": shown_as.co_filename, "co_firstlineno": shown_as.co_firstlineno,
     }
     if hasattr(code, "co_qualname"):

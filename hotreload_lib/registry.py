@@ -514,13 +514,21 @@ class PatchRegistry:
                 if predicate(slot, layer):
                     del slot.layers[index]
                     taken.append((slot, index, layer))
-                    if isinstance(slot, InPlaceSlot) and layer.site.read() is not layer.site.current:
+                    if isinstance(slot, InPlaceSlot) and self._reassigned_by_another_tool(layer.site):
                         # The function is back to its original code, but whatever another tool
                         # set on that attribute after us stays there.
                         notes.append(f"{layer.site.label} was set by another tool after our replacement; kept it"
                                      " (it now reaches the original code)")
         taken.reverse()
         return taken
+
+    def _reassigned_by_another_tool(self, site: Site) -> bool:
+        """The attribute no longer holds what we patched in place, and not because of our own
+        attribute layer there (a later non-callable replacement of the same name)."""
+        if site.read() is site.current:
+            return False
+        ours = self._slots.get(("attr", id(site.owner), site.name))
+        return not (isinstance(ours, AttributeSlot) and site.read() is ours.last_set)
 
     def _apply_all(self, slots: set[Slot], notes: list[str]) -> None:
         for slot in slots:

@@ -578,3 +578,29 @@ def test_fallbacks_and_foreign_patches_show_in_the_reload_events(live_dir: Path,
         said = " ".join(event.restored + event.notes)
         assert f"another tool changed the value of {targets.__name__}.builtin_alias" in said
         assert targets.builtin_alias is max
+
+
+def test_a_types_coroutine_generator_stays_awaitable(registry: PatchRegistry) -> None:
+    module = types.ModuleType("legacy_coroutines")
+    exec("import types\n@types.coroutine\ndef legacy(x):\n    yield\n    return ('orig', x)\n", module.__dict__)
+
+    @types.coroutine
+    def legacy(x: Any) -> Any:
+        yield
+        return ("new", x)
+
+    async def caller() -> Any:
+        return await module.legacy(1)
+
+    registry.replace(module, "legacy", legacy)
+    assert run(caller()) == ("new", 1)
+
+
+def test_our_own_later_attribute_layer_is_not_taken_for_another_tool(
+        targets: types.ModuleType, registry: PatchRegistry) -> None:
+    registry.replace(targets, "plain", lambda *a, **k: "in place")
+    registry.replace(targets, "plain", 7)  # not callable: an attribute layer on the same name
+    assert targets.plain == 7
+    changed = registry.restore_all()
+    assert not any("another tool" in line for line in changed)
+    assert targets.plain(1)[0] == "orig"
