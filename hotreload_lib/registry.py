@@ -35,8 +35,8 @@ MANUAL_OWNER = "<manual>"
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 _MISSING = object()
 _KIND_NAMES = {
-    "function": "plain function", "coroutine": "async function", "generator": "generator function",
-    "async_generator": "async generator function",
+    "function": "a plain function", "coroutine": "an async function", "generator": "a generator function",
+    "async_generator": "an async generator function",
 }
 log = logging.getLogger(__name__)
 
@@ -461,8 +461,8 @@ class PatchRegistry:
         new_kind = function_kind(target) if isinstance(target, types.FunctionType) else None
         old_kind = function_kind(func)
         if new_kind is not None and new_kind != old_kind and (old_kind, new_kind) != ("coroutine", "function"):
-            notes.append(f"the original is a {_KIND_NAMES[old_kind]} and the replacement a {_KIND_NAMES[new_kind]}:"
-                         f" callers still treat it as a {_KIND_NAMES[old_kind]}")
+            notes.append(f"the original is {_KIND_NAMES[old_kind]} and the replacement {_KIND_NAMES[new_kind]}:"
+                         f" callers still treat it as {_KIND_NAMES[old_kind]}")
         return slot, target, ReplacementInfo(site.label, "in-place", "; ".join(notes))
 
     def _attribute(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo]:

@@ -174,7 +174,7 @@ def test_a_replacement_of_another_kind_is_reported(targets: types.ModuleType, re
 
     handle = registry.replace(targets, "plain", plain)
     assert handle.mode == "in-place"
-    assert handle.note == ("the original is a plain function and the replacement a async function:"
+    assert handle.note == ("the original is a plain function and the replacement an async function:"
                            " callers still treat it as a plain function")
 
 
