@@ -38,9 +38,15 @@ def _host():
 
 
 def on_app_started(demo, app) -> None:
-    if not _enabled():
-        return
+    # Also when disabled: the page's routes are added (they answer "off"); the host starts no
+    # watcher then.
     _host().on_app_started(demo, app, EXTENSION_ROOT)
+
+
+def on_ui_tabs():
+    if not _enabled():
+        return []
+    return _host().on_ui_tabs()
 
 
 def on_ui_settings() -> None:
@@ -50,3 +56,4 @@ def on_ui_settings() -> None:
 
 script_callbacks.on_app_started(on_app_started)
 script_callbacks.on_ui_settings(on_ui_settings)
+script_callbacks.on_ui_tabs(on_ui_tabs)
