@@ -60,6 +60,27 @@ def page_tags() -> tuple[bytes, bytes]:
     return head.encode("utf-8"), body.encode("utf-8")
 
 
+def install_page_tags() -> None:
+    """Put our tags into every page gradio serves, as the webui does (it wraps gradio's
+    TemplateResponse the same way). Once per process; the tags carry the files' current mtimes."""
+    import gradio.routes
+
+    templates = gradio.routes.templates
+    if getattr(templates.TemplateResponse, "hot_reload_demo", False):
+        return
+    original = templates.TemplateResponse
+
+    def template_response(*args: Any, **kwargs: Any) -> Any:
+        response = original(*args, **kwargs)
+        head, body = page_tags()
+        response.body = response.body.replace(b"</head>", head + b"</head>").replace(b"</body>", body + b"</body>")
+        response.init_headers()
+        return response
+
+    template_response.hot_reload_demo = True  # type: ignore[attr-defined]
+    templates.TemplateResponse = template_response
+
+
 def _file_endpoint(path: Path) -> Callable[[], Any]:
     # No parameters: the route serves this one file and nothing a request names.
     def serve() -> Any:
@@ -94,23 +115,6 @@ class DemoPage:
         self.demo: Any = None
         self.app: Any = None
         self.url = ""
-        self._undo_page_tags: Any = None
-
-    def _install_page_tags(self) -> None:
-        import gradio.routes
-
-        templates = gradio.routes.templates
-        original = templates.TemplateResponse
-        head, body = page_tags()
-
-        def template_response(*args: Any, **kwargs: Any) -> Any:
-            response = original(*args, **kwargs)
-            response.body = response.body.replace(b"</head>", head + b"</head>").replace(b"</body>", body + b"</body>")
-            response.init_headers()
-            return response
-
-        templates.TemplateResponse = template_response
-        self._undo_page_tags = lambda: setattr(templates, "TemplateResponse", original)
 
     def build(self) -> Any:
         import gradio as gr
@@ -138,8 +142,7 @@ class DemoPage:
         return demo
 
     def launch(self) -> str:
-        if self._undo_page_tags is None:
-            self._install_page_tags()
+        install_page_tags()
         self.demo = self.build()
         self.demo.queue()
         app, _local_url, _share_url = self.demo.launch(
@@ -161,9 +164,6 @@ class DemoPage:
         if self.demo is not None:
             self.demo.close()
             self.demo = self.app = None
-        if self._undo_page_tags is not None:
-            self._undo_page_tags()
-            self._undo_page_tags = None
 
 
 def run(folder: Path, force_polling: str, port: int | None) -> int:
