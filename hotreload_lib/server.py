@@ -15,8 +15,8 @@ Host-agnostic: host.py says where to add them (A1111/Forge: `app.add_api_route`;
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -30,7 +30,6 @@ from .events import EventLog, ReloadEvent
 from .registry import PatchRegistry, get_registry
 from .reloader import Reloader, get_events, get_reloader
 
-log = logging.getLogger("hot_reload")
 EVENTS_PATH = "/hot-reload/events"
 STATUS_PATH = "/hot-reload/status"
 HEARTBEAT_SECONDS = 15.0
@@ -122,14 +121,18 @@ def login_required(app: Any) -> bool:
     return getattr(app, "auth", None) is not None or getattr(app, "auth_dependency", None) is not None
 
 
-def logged_in(app: Any, request: Request) -> bool:
+async def logged_in(app: Any, request: Request) -> bool:
     """Whether the request carries the gradio login of `app`, as gradio checks it itself:
     gradio 3.x keeps the session token in cookie `access-token` (or `access-token-unsecure`), 4.x in
     `access-token-<app.cookie_id>` (or `access-token-unsecure-<cookie_id>`); a token counts when it
-    is one of `app.tokens`. gradio 4's `auth_dependency` (mount_gradio_app) decides by itself."""
+    is one of `app.tokens`. gradio 4's `auth_dependency` (mount_gradio_app) decides by itself (and
+    may be a coroutine function in later gradio)."""
     dependency = getattr(app, "auth_dependency", None)
     if dependency is not None:
-        return dependency(request) is not None
+        user = dependency(request)
+        if inspect.isawaitable(user):
+            user = await user
+        return user is not None
     tokens = getattr(app, "tokens", None) or {}
     cookie_id = getattr(app, "cookie_id", None)
     suffix = f"-{cookie_id}" if cookie_id else ""
@@ -140,10 +143,10 @@ def logged_in(app: Any, request: Request) -> bool:
     return False
 
 
-def _refuse_without_login(request: Request) -> JSONResponse | None:
+async def _refuse_without_login(request: Request) -> JSONResponse | None:
     """None when the request may proceed, else the 401 response."""
     app = request.app
-    if not login_required(app) or logged_in(app, request):
+    if not login_required(app) or await logged_in(app, request):
         return None
     return JSONResponse({"detail": "Not authenticated: log in to the webui first"}, status_code=401)
 
@@ -230,7 +233,7 @@ def add_routes(app: Any, feed: Feed, *, closing: Callable[[], bool] = never_clos
     register = add_route or app.add_api_route
 
     async def hot_reload_events(request: Request) -> Any:
-        refused = _refuse_without_login(request)
+        refused = await _refuse_without_login(request)
         if refused is not None:
             return refused
         start = resume_point(request.headers.get("last-event-id"), request.query_params.get("since"),
@@ -240,8 +243,8 @@ def add_routes(app: Any, feed: Feed, *, closing: Callable[[], bool] = never_clos
         body = event_stream(feed.events, start, greeting, closing=closing, heartbeat=heartbeat)
         return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
-    def hot_reload_status(request: Request) -> Any:
-        refused = _refuse_without_login(request)
+    async def hot_reload_status(request: Request) -> Any:
+        refused = await _refuse_without_login(request)
         if refused is not None:
             return refused
         return JSONResponse(status(feed))

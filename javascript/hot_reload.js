@@ -9,7 +9,6 @@ var hotReload = {
     retryMaxMs: 30000,
     started: false,
     lastSeq: null, // the newest event this page has shown; null until the stream said hello
-    source: null,
     retryMs: 1000,
     retryTimer: null,
     refreshTimer: null,
@@ -55,7 +54,6 @@ var hotReload = {
             return;
         }
         var source = new EventSource(hotReload.url("events"));
-        hotReload.source = source;
         source.addEventListener("hello", function(message) {
             hotReload.onHello(hotReload.parse(message.data));
         });
@@ -65,10 +63,7 @@ var hotReload = {
         source.onerror = function() {
             // A dropped connection is retried by EventSource itself (with Last-Event-ID); a refused
             // one (404 while the webui adds its routes after a restart, 401) is final for it.
-            if (source.readyState === EventSource.CLOSED) {
-                hotReload.source = null;
-                hotReload.retryLater();
-            }
+            if (source.readyState === EventSource.CLOSED) hotReload.retryLater();
         };
     },
 
