@@ -118,6 +118,9 @@ def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
 
 
 def on_ui_tabs() -> list[tuple[Any, str, str]]:
+    """The "Hot Reload" tab; none while hot reload is switched off."""
+    if not option(OPT_ENABLED, True):
+        return []
     from .ui import build_panel
 
     return [(build_panel(feed()), *TAB)]

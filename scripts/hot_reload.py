@@ -9,13 +9,6 @@ from modules import script_callbacks
 
 # Captured now: the host executes this file from its location, and the folder name is not ours.
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENABLED_OPTION = "hot_reload_enabled"
-
-
-def _enabled() -> bool:
-    from modules import shared
-
-    return bool(getattr(getattr(shared, "opts", None), ENABLED_OPTION, True))
 
 
 def _host():
@@ -44,8 +37,6 @@ def on_app_started(demo, app) -> None:
 
 
 def on_ui_tabs():
-    if not _enabled():
-        return []
     return _host().on_ui_tabs()
 
 
