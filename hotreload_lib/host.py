@@ -6,19 +6,28 @@ differs from A1111/Forge in small ways.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .reloader import ensure_started, get_reloader, shutdown
+from .server import Feed, add_routes, process_feed, server_closing
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
 OPT_ENABLED = "hot_reload_enabled"
 OPT_POLLING = "hot_reload_polling"
+# Read by javascript/hot_reload.js from window.opts.
+OPT_SUCCESS_TOASTS = "hot_reload_success_toasts"
+OPT_TOAST_SECONDS = "hot_reload_toast_seconds"
 POLLING_ENV = "HOT_RELOAD_POLLING"
+TAB = ("Hot Reload", "hot_reload")
 _reported_errors: set[str] = set()
+# Why the live folder cannot be watched (shown on the page), empty when it can.
+_folder_problem: list[str] = [""]
 # Kept so that switching the setting on can start watching at once, without an app start.
 _last_extension_root: list[str] = []
 
@@ -54,11 +63,39 @@ def forced_polling() -> str:
     return ""
 
 
-def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
-    """Start the reloader once per process; after "Reload UI", run every live file again, since the
-    host re-created the script modules they may have patched."""
+def feed() -> Feed:
+    return process_feed(problem=lambda: _folder_problem[0])
+
+
+def _sdnext_route_registrar() -> Callable[..., Any] | None:
+    """SD.Next's `shared.api.add_api_route(path, fn, auth=True)`: it adds the route under the
+    webui's subpath too, and its API auth. A1111 and Forge have no such registrar."""
+    add = getattr(getattr(_shared(), "api", None), "add_api_route", None)
+    try:
+        takes_auth = add is not None and "auth" in inspect.signature(add).parameters
+    except (TypeError, ValueError):
+        takes_auth = False
+    if not takes_auth:
+        return None
+
+    def register(path: str, endpoint: Callable[..., Any], **kwargs: Any) -> Any:
+        return add(path, endpoint, auth=True, **kwargs)
+
+    return register
+
+
+def add_page_routes(demo: Any, app: Any) -> None:
+    """The page's event stream and status, on each new app (each "Reload UI" makes one)."""
+    closing = server_closing(demo) if demo is not None else (lambda: False)
+    add_routes(app, feed(), closing=closing, add_route=_sdnext_route_registrar())
+
+
+def start_watching(extension_root: str) -> None:
+    """Start the reloader once per process; when it runs already ("Reload UI"), run every live file
+    again, since the host re-created the script modules they may have patched."""
     _last_extension_root[:] = [extension_root]
     folder, problem = live_folder(extension_root)
+    _folder_problem[0] = problem
     if folder is None:
         if problem not in _reported_errors:
             _reported_errors.add(problem)
@@ -70,14 +107,35 @@ def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
         reloader.rerun_all()
 
 
+def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
+    """Routes always (while disabled they answer "off", and the page needs no reload once the
+    setting is switched on); the reloader only when enabled."""
+    _last_extension_root[:] = [extension_root]
+    if app is not None:
+        add_page_routes(demo, app)
+    if option(OPT_ENABLED, True):
+        start_watching(extension_root)
+
+
+def on_ui_tabs() -> list[tuple[Any, str, str]]:
+    """The "Hot Reload" tab; none while hot reload is switched off."""
+    if not option(OPT_ENABLED, True):
+        return []
+    from .ui import build_panel
+
+    return [(build_panel(feed()), *TAB)]
+
+
 def _on_enabled_change() -> None:
     if not option(OPT_ENABLED, True):
         shutdown()
     elif _last_extension_root:
-        on_app_started(None, None, _last_extension_root[0])
+        start_watching(_last_extension_root[0])
 
 
 def on_ui_settings(extension_root: str) -> None:
+    import gradio as gr
+
     _last_extension_root[:] = [extension_root]
     shared = _shared()
     option_info = getattr(shared, "OptionInfo", None)
@@ -91,4 +149,10 @@ def on_ui_settings(extension_root: str) -> None:
     opts.add_option(OPT_POLLING, option_info(
         False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",
         section=SECTION,
+    ))
+    opts.add_option(OPT_SUCCESS_TOASTS, option_info(
+        True, "Show success toasts (errors are always shown, until dismissed)", section=SECTION,
+    ))
+    opts.add_option(OPT_TOAST_SECONDS, option_info(
+        6, "Toast duration (s)", gr.Slider, {"minimum": 1, "maximum": 60, "step": 1}, section=SECTION,
     ))

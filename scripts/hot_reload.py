@@ -9,13 +9,6 @@ from modules import script_callbacks
 
 # Captured now: the host executes this file from its location, and the folder name is not ours.
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENABLED_OPTION = "hot_reload_enabled"
-
-
-def _enabled() -> bool:
-    from modules import shared
-
-    return bool(getattr(getattr(shared, "opts", None), ENABLED_OPTION, True))
 
 
 def _host():
@@ -38,9 +31,13 @@ def _host():
 
 
 def on_app_started(demo, app) -> None:
-    if not _enabled():
-        return
+    # Also when disabled: the page's routes are added (they answer "off"); the host starts no
+    # watcher then.
     _host().on_app_started(demo, app, EXTENSION_ROOT)
+
+
+def on_ui_tabs():
+    return _host().on_ui_tabs()
 
 
 def on_ui_settings() -> None:
@@ -50,3 +47,4 @@ def on_ui_settings() -> None:
 
 script_callbacks.on_app_started(on_app_started)
 script_callbacks.on_ui_settings(on_ui_settings)
+script_callbacks.on_ui_tabs(on_ui_tabs)
