@@ -108,25 +108,22 @@ def start_watching(extension_root: str) -> None:
 
 
 def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
-    """Routes always (while disabled they answer "off", and the page needs no reload once the
-    setting is switched on); the reloader only when enabled."""
-    _last_extension_root[:] = [extension_root]
+    """Called only while enabled (the entry returns at once otherwise)."""
     if app is not None:
         add_page_routes(demo, app)
-    if option(OPT_ENABLED, True):
-        start_watching(extension_root)
+    start_watching(extension_root)
 
 
 def on_ui_tabs() -> list[tuple[Any, str, str]]:
-    """The "Hot Reload" tab; none while hot reload is switched off."""
-    if not option(OPT_ENABLED, True):
-        return []
+    """The "Hot Reload" tab (the entry asks only while hot reload is enabled)."""
     from .ui import build_panel
 
     return [(build_panel(feed()), *TAB)]
 
 
 def _on_enabled_change() -> None:
+    # Switched on, watching starts at once; the page's routes and the tab come with the next
+    # app start ("Reload UI"), since a disabled extension's callbacks return at once.
     if not option(OPT_ENABLED, True):
         shutdown()
     elif _last_extension_root:

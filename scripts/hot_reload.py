@@ -9,6 +9,13 @@ from modules import script_callbacks
 
 # Captured now: the host executes this file from its location, and the folder name is not ours.
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENABLED_OPTION = "hot_reload_enabled"
+
+
+def _enabled() -> bool:
+    from modules import shared
+
+    return bool(getattr(getattr(shared, "opts", None), ENABLED_OPTION, True))
 
 
 def _host():
@@ -31,12 +38,14 @@ def _host():
 
 
 def on_app_started(demo, app) -> None:
-    # Also when disabled: the page's routes are added (they answer "off"); the host starts no
-    # watcher then.
+    if not _enabled():
+        return
     _host().on_app_started(demo, app, EXTENSION_ROOT)
 
 
 def on_ui_tabs():
+    if not _enabled():
+        return []
     return _host().on_ui_tabs()
 
 

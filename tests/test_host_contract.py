@@ -253,7 +253,7 @@ def test_each_new_app_gets_the_page_routes_exactly_once(webui: StandinWebui, tmp
         ("patch_other.py", True)]
 
 
-def test_disabled_the_routes_answer_off_and_there_is_no_tab(webui: StandinWebui, tmp_path: Path) -> None:
+def test_disabled_every_callback_returns_at_once(webui: StandinWebui, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
     from modules import shared
 
@@ -263,9 +263,10 @@ def test_disabled_the_routes_answer_off_and_there_is_no_tab(webui: StandinWebui,
     shared.opts.data["hot_reload_enabled"] = False
     app = webui.start()
     assert webui.ui_tabs == []  # type: ignore[attr-defined]
-    state = TestClient(app).get("/hot-reload/status").json()
-    assert (state["mode"], state["running"]) == ("off", False)
+    assert TestClient(app).get("/hot-reload/status").status_code == 404
     assert live_threads() == (0, 0)
+    shared.opts.set("hot_reload_enabled", True)  # watching starts at once, the routes with the next app
+    assert TestClient(webui.reload_ui()).get("/hot-reload/status").json()["running"] is True
 
 
 def test_the_page_is_told_why_the_flag_folder_cannot_be_watched(webui: StandinWebui, tmp_path: Path) -> None:
