@@ -2,7 +2,8 @@
 # Developer commands, on a fresh clone:
 #   ./dev.sh test [pytest args]   lint, conventions check, every test
 #   ./dev.sh demo [DIR]           the demo (no webui needed)
-# Both make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
+#   ./dev.sh bench [--quick ...]  the benchmark: prints the tables, writes bench/results.json
+# All make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -47,8 +48,12 @@ case "$command" in
         ensure_venv
         exec "$venv/bin/python" -m hotreload_lib watch "${1:-playground}"
         ;;
+    bench)
+        ensure_venv
+        exec "$venv/bin/python" -m bench "$@"
+        ;;
     *)
-        sed -n '2,5p' "$0"
+        sed -n '2,6p' "$0"
         exit 2
         ;;
 esac
