@@ -8,7 +8,8 @@ Both report the time until the observer runs ("watching") and until every file p
 has run ("initial"), with watchdog and hotreload_lib already imported (their import is in rest.py),
 and the RSS added. Then saves deep inside the tree are timed like the latency series.
 
-Storm: 1 000 in-place saves to one file within one second, each with a new version: how many runs
+Storm: 1 000 saves to one file within one second (in place, then atomic), each with a new version:
+how many runs
 the reloader made, their outcomes, how many read a half-written file (between the truncation and
 the write of a save: they replace nothing), how often a call saw the original function in between,
 and that the last content was applied.
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .latency import OURS, REPO_ROOT, AgentProcess, Progress, Workspace, measure_series, prepare, start_agent
-from .writer import ORIGINAL_VALUE
+from .writer import ORIGINAL_VALUE, SAVE_KINDS
 
 TOP_FOLDERS, SUB_FOLDERS = 25, 20
 DEEP_FOLDER = f"d{TOP_FOLDERS - 1:02d}/s{SUB_FOLDERS - 1:02d}"
@@ -72,13 +73,13 @@ def _tree_case(root: Path, logs: Path, *, files: int, suffix: str, saves: int, w
     }
 
 
-def run_storm(root: Path, logs: Path, *, saves: int, seconds: float) -> dict[str, Any]:
+def run_storm(root: Path, logs: Path, *, kind: str, saves: int, seconds: float) -> dict[str, Any]:
     workspace = prepare(root, OURS)
-    agent = start_agent(OURS, workspace, logs, log_name="storm")
+    agent = start_agent(OURS, workspace, logs, log_name=f"storm-{kind}")
     try:
         agent.ready()
         before = agent.stats()["events"].get(_relative(workspace), {})
-        last_saved_ns, storm_s = _storm(workspace, saves, seconds)
+        last_saved_ns, storm_s = _storm(workspace, kind, saves, seconds)
         applied = _wait_last(agent, saves, timeout=10)
         seen_originals = applied.pop("seen_originals")
         time.sleep(STORM_SETTLE)  # runs still queued would show now
@@ -89,7 +90,8 @@ def run_storm(root: Path, logs: Path, *, saves: int, seconds: float) -> dict[str
     outcomes = {outcome: count - before.get(outcome, 0) for outcome, count in after.items()
                 if count > before.get(outcome, 0)}
     return {
-        "saves": saves, "storm_s": round(storm_s, 3), "runs": sum(outcomes.values()), "outcomes": outcomes,
+        "save": kind, "saves": saves, "storm_s": round(storm_s, 3), "runs": sum(outcomes.values()),
+        "outcomes": outcomes,
         "half_written_runs": outcomes.get("ok:nothing-replaced", 0),
         "last_applied": applied["last_applied"] and not late,
         "last_applied_after_ms": (round((applied["after_ns"] - last_saved_ns) / 1e6, 2)
@@ -98,12 +100,12 @@ def run_storm(root: Path, logs: Path, *, saves: int, seconds: float) -> dict[str
     }
 
 
-def _storm(workspace: Workspace, saves: int, seconds: float) -> tuple[int, float]:
+def _storm(workspace: Workspace, kind: str, saves: int, seconds: float) -> tuple[int, float]:
     """The storm, written by a process of its own: here a thread reading the agent's reports would take
     the GIL between a save's truncation and its write, and the reloader would read many empty files."""
     written = subprocess.run(
-        [sys.executable, "-m", "bench.writer", "storm", str(workspace.live_files[0]), OURS.style, str(saves),
-         str(seconds)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True)
+        [sys.executable, "-m", "bench.writer", "storm", str(workspace.live_files[0]), OURS.style, kind,
+         str(saves), str(seconds)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True)
     result = json.loads(written.stdout)
     return result["last_saved_ns"], result["storm_s"]
 
@@ -139,6 +141,8 @@ def run_scale(root: Path, logs: Path, *, files: int, saves: int, warmup: int, st
                                 warmup=warmup, rng=rng))
     progress("scale: the same live file alone (the control for RSS and start)")
     control = _tree_case(root / "control", logs, files=0, suffix=".txt", saves=saves, warmup=warmup, rng=rng)
-    progress(f"scale: {storm_saves} saves to one file within 1 s")
-    return {"trees": cases, "control": control,
-            "storm": run_storm(root / "storm", logs, saves=storm_saves, seconds=1.0)}
+    storms = []
+    for kind in SAVE_KINDS:
+        progress(f"scale: {storm_saves} {kind} saves to one file within 1 s")
+        storms.append(run_storm(root / f"storm-{kind}", logs, kind=kind, saves=storm_saves, seconds=1.0))
+    return {"trees": cases, "control": control, "storms": storms}

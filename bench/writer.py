@@ -73,20 +73,20 @@ def save(path: Path, text: str, kind: str) -> int:
     return saved_ns
 
 
-def storm(path: Path, style: str, saves: int, seconds: float) -> dict[str, float]:
-    """`saves` in-place saves of versions 1..saves spread evenly over `seconds`."""
+def storm(path: Path, style: str, kind: str, saves: int, seconds: float) -> dict[str, float]:
+    """`saves` saves of versions 1..saves spread evenly over `seconds`."""
     started = time.monotonic()
     saved_ns = 0
     for index in range(saves):
         delay = started + index * seconds / saves - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        saved_ns = save(path, live_source(style, index + 1), "in-place")
+        saved_ns = save(path, live_source(style, index + 1), kind)
     return {"last_saved_ns": saved_ns, "storm_s": time.monotonic() - started}
 
 
 if __name__ == "__main__":
-    # `python -m bench.writer storm PATH STYLE SAVES SECONDS`: a storm from a process of its own, whose
-    # one thread never waits for the GIL between a save's truncation and its write.
-    _, file, live_style, count, duration = sys.argv[1:]
-    print(json.dumps(storm(Path(file), live_style, int(count), float(duration))))
+    # `python -m bench.writer storm PATH STYLE KIND SAVES SECONDS`: a storm from a process of its own,
+    # whose one thread never waits for the GIL between a save's truncation and its write.
+    _, file, live_style, save_kind, count, duration = sys.argv[1:]
+    print(json.dumps(storm(Path(file), live_style, save_kind, int(count), float(duration))))

@@ -57,7 +57,8 @@ def test_rest_scale_and_storm_report_their_figures(quick_run: tuple[dict, str]) 
         assert {"watching_ms", "initial_ms", "rss_added_mb", "runs_at_start"} <= set(tree)
         assert tree["deep_save"]["n"] >= 1
     assert scale["trees"][1]["runs_at_start"] >= results["config"]["tree_files"]  # every .py ran at start
-    assert scale["storm"]["last_applied"] is True
+    assert [storm["save"] for storm in scale["storms"]] == ["in-place", "atomic"]
+    assert all(storm["last_applied"] for storm in scale["storms"])
 
 
 def test_toast_part_ran_or_says_why_not(quick_run: tuple[dict, str]) -> None:
