@@ -46,7 +46,6 @@ OURS_CLI = Subject("ours-cli", "ours: python -m hotreload_lib watch", "replace")
 JURIGGED = Subject("jurigged", "jurigged 0.6.1: watch(), in place", "module", edits_target=True)
 SCAN = Subject("scan", "2 s mtime scan (text-gen-webui)", "setattr", timeout=5.0, lanes=10, gap=(0.0, 0.4))
 FLOOR = Subject("floor", "floor: bare watchdog event, no reload", "replace")
-SUBJECTS = {s.key: s for s in (OURS, OURS_CLI, JURIGGED, SCAN, FLOOR)}
 Progress = Callable[[str], None]
 
 
