@@ -162,6 +162,9 @@ def run_toast(root: Path, logs: Path, *, saves: int, rng: random.Random, progres
                 page = browser.new_page()
                 page.add_init_script(OBSERVER_SCRIPT)
                 page.goto(demo.url, wait_until="load")
+                # A fresh page shows only events after its stream's hello: save after it.
+                page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.lastSeq !== null",
+                                       timeout=FIRST_TOAST_TIMEOUT * 1000)
                 measured = _measure(page, live, saves, rng)
                 return {"status": "ok" if measured["dom"]["n"] else "failed", "url": demo.url,
                         "chromium": browser.version, **measured}
