@@ -300,29 +300,41 @@ class PatchRegistry:
 
     @contextlib.contextmanager
     def transaction(self, owner: str) -> Iterator[Transaction]:
-        """Run a live file's body: its old layers are lifted first, and come back if it fails."""
+        """Run a live file's body: its old layers are lifted first, and come back if it fails.
+
+        Attribute targets show their original while the file runs (a file that subclasses
+        `module.Class` must get the original class, not its own last replacement). Functions
+        patched in place keep running the old replacement until the run ends: the webui serves
+        requests meanwhile, and a call there must go from the old code straight to the new one,
+        never through the original for the length of a run.
+        """
         with self._lock:
             transaction = Transaction(owner=owner, removed=[])
             transaction.removed = self._take_layers(lambda slot, layer: layer.owner == owner, transaction.notes)
-            self._apply_all({slot for slot, _, _ in transaction.removed}, transaction.notes)
+            lifted = {slot for slot, _, _ in transaction.removed}
+            in_place = {slot for slot in lifted if isinstance(slot, InPlaceSlot)}
+            self._apply_all(lifted - in_place, transaction.notes)
             outer = getattr(self._local, "transaction", None)
             self._local.transaction = transaction
             outer_registry = getattr(_running, "registry", None)
             _running.registry = self
         try:
             yield transaction
+            with self._lock:
+                self._apply_all(in_place, transaction.notes)
         except BaseException:
             with self._lock:
                 failed = self._take_layers(lambda slot, layer: layer.owner == owner, [])
-                self._apply_all({slot for slot, _, _ in failed}, transaction.notes)
-                restored: set[Slot] = set()
+                changed = {slot for slot, _, _ in failed}
                 for slot, index, layer in transaction.removed:
                     # The slot may have been forgotten while empty and re-created by another
                     # replace(): the layer goes back into whichever object now stands for it.
                     live = self._slots.setdefault(self._key_of(slot), slot)
                     live.layers.insert(min(index, len(live.layers)), layer)
-                    restored.add(live)
-                self._apply_all(restored, transaction.notes)
+                    changed.add(live)
+                # Applied once, after the old layers are back: a target the failed run replaced
+                # goes from that run's code straight back to the last good one.
+                self._apply_all(changed, transaction.notes)
             raise
         finally:
             self._local.transaction = outer

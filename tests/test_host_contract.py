@@ -244,6 +244,7 @@ def test_each_new_app_gets_the_page_routes_exactly_once(webui: StandinWebui, tmp
         apps.append(webui.reload_ui())  # the reloader runs already: its files run again
         watcher.file("patch_other.py", "ok")
     script_callbacks.fire("app_started", None, apps[-1])  # a host that fires twice for one app
+    watcher.file("patch_other.py", "ok")
     assert webui.apps_created == 3
     for app in apps:
         assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
