@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .server import Feed, add_routes, process_feed, server_closing
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
+SETTINGS_CATEGORY = "system"
 OPT_ENABLED = "hot_reload_enabled"
 OPT_POLLING = "hot_reload_polling"
 # Read by javascript/hot_reload.js from window.opts.
@@ -30,6 +32,19 @@ _reported_errors: set[str] = set()
 _folder_problem: list[str] = [""]
 # Kept so that switching the setting on can start watching at once, without an app start.
 _last_extension_root: list[str] = []
+
+
+def _ensure_console_log() -> None:
+    """A1111 and Forge configure logging only with --loglevel; otherwise the root logger has no
+    handler and drops INFO, and "watching ..." and every "reloaded ..." line would never show in
+    the console. Then our logger prints by itself; with a configured root, it follows the user's."""
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def _shared() -> Any:
@@ -130,26 +145,39 @@ def _on_enabled_change() -> None:
         start_watching(_last_extension_root[0])
 
 
+def _on_polling_change() -> None:
+    if option(OPT_ENABLED, True) and _last_extension_root:
+        start_watching(_last_extension_root[0])  # a new watch mode means a new reloader
+
+
 def on_ui_settings(extension_root: str) -> None:
     import gradio as gr
 
+    _ensure_console_log()
     _last_extension_root[:] = [extension_root]
     shared = _shared()
     option_info = getattr(shared, "OptionInfo", None)
     opts = getattr(shared, "opts", None)
     if option_info is None or opts is None:
         return
-    opts.add_option(OPT_ENABLED, option_info(
-        True, "Enable hot reload (off: stop watching and undo every live file's replacements)",
-        section=SECTION, onchange=_on_enabled_change,
-    ))
-    opts.add_option(OPT_POLLING, option_info(
-        False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",
-        section=SECTION,
-    ))
-    opts.add_option(OPT_SUCCESS_TOASTS, option_info(
-        True, "Show success toasts (errors are always shown, until dismissed)", section=SECTION,
-    ))
-    opts.add_option(OPT_TOAST_SECONDS, option_info(
-        6, "Toast duration (s)", gr.Slider, {"minimum": 1, "maximum": 60, "step": 1}, section=SECTION,
-    ))
+    settings = {
+        OPT_ENABLED: option_info(
+            True, "Enable hot reload (off: stop watching and undo every live file's replacements)",
+            section=SECTION, onchange=_on_enabled_change,
+        ),
+        OPT_POLLING: option_info(
+            False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",
+            section=SECTION, onchange=_on_polling_change,
+        ),
+        OPT_SUCCESS_TOASTS: option_info(
+            True, "Show success toasts (errors are always shown, until dismissed)", section=SECTION,
+        ),
+        OPT_TOAST_SECONDS: option_info(
+            6, "Toast duration (s)", gr.Slider, {"minimum": 1, "maximum": 60, "step": 1}, section=SECTION,
+        ),
+    }
+    for key, info in settings.items():
+        # A1111 1.7+ and Forge list sections under categories; without one ours sit under
+        # "Uncategorized". Set as an attribute: older hosts' OptionInfo takes no such argument.
+        info.category_id = SETTINGS_CATEGORY
+        opts.add_option(key, info)

@@ -68,6 +68,9 @@ var hotReload = {
     },
 
     retryLater: function() {
+        // Switched off in the settings, the server adds no routes: asking again would only fill
+        // the browser console (and SD.Next's request log) with refusals.
+        if (hotReload.option("hot_reload_enabled", true) === false) return;
         if (hotReload.retryTimer !== null) return;
         hotReload.retryTimer = setTimeout(hotReload.connect, hotReload.retryMs);
         hotReload.retryMs = Math.min(hotReload.retryMs * 2, hotReload.retryMaxMs);

@@ -294,3 +294,27 @@ def luminance(css_colour: str) -> float:
 def contrast(first: str, second: str) -> float:
     light, dark = sorted((luminance(first), luminance(second)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("opts, retried", [("{}", True), ("{hot_reload_enabled: false}", False)])
+def test_a_refused_stream_is_retried_only_while_hot_reload_is_on(
+        served: tuple[DemoPage, EventWatcher], browser: Any, opts: str, retried: bool) -> None:
+    """Switched off, the webui adds no routes: the page asks once and then stays quiet."""
+    demo, _ = served
+    context = browser.new_context()
+    try:
+        context.add_init_script(f"window.opts = {opts};")
+        page = context.new_page()
+        asked: list[str] = []
+
+        def refuse(route: Any) -> None:
+            asked.append(route.request.url)
+            route.fulfill(status=404, body="Not Found")
+
+        page.route("**/hot-reload/events*", refuse)
+        page.goto(demo.url)
+        page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.started")
+        page.wait_for_timeout(3500)  # the first retry comes after 1 s, the second after 2 s more
+        assert (len(asked) > 1) is retried, asked
+    finally:
+        context.close()

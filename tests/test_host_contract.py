@@ -220,6 +220,45 @@ def test_settings_are_registered_in_their_own_section(webui: StandinWebui) -> No
     labels: dict[str, Any] = shared.opts.data_labels
     assert labels["hot_reload_enabled"].section == ("hot_reload", "Hot Reload")
     assert labels["hot_reload_enabled"].default is True
+    assert {labels[key].category_id for key in labels if key.startswith("hot_reload_")} == {"system"}
+
+
+def test_the_polling_setting_switches_the_watcher_at_once(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    live = tmp_path / "live"
+    write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    watcher = events()
+    watcher.file("patch_other.py", "ok")
+    shared.opts.set("hot_reload_polling", True)
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    watcher.file("patch_other.py", "ok")
+    assert (reloader.mode, reloader.mode_reason.endswith("forced by the setting")) == ("polling", True)
+    assert live_threads() == (1, 1)
+
+
+def test_console_lines_show_when_the_webui_configured_no_logging(
+        webui: StandinWebui, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A1111 and Forge leave the root logger without a handler unless --loglevel is given."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    ours = logging.getLogger("hot_reload")
+    try:
+        live = tmp_path / "live"
+        live.mkdir()
+        webui.preload(["--hot-reload-dir", str(live)])
+        webui.start()
+        write(live / "hello.py", "x = 1\n")
+        events().file("hello.py", "ok")
+        assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().out
+    finally:
+        root.handlers[:] = saved
+        ours.handlers.clear()
+        ours.propagate = True
+        ours.setLevel(logging.NOTSET)
 
 
 # -- the page's routes and tab, on each new app -----------------------------------------------------
