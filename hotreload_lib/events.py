@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+log = logging.getLogger("hot_reload")
 Outcome = Literal["ok", "error", "removed", "running", "deferred", "info"]
 HISTORY_SIZE = 500
 
@@ -78,7 +80,10 @@ class EventLog:
             self._changed.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a failing reader (a closed stdout, a page) must not stop the reloader
+                log.exception("[Hot Reload] an event listener failed")
         return event
 
     @property

@@ -6,10 +6,15 @@ The choice is made in one place, `start_observer`, and said in one log line:
 - polling when the native observer cannot start (inotify watch or instance limits);
 - polling when it starts but a probe file's event does not arrive within PROBE_TIMEOUT (WSL's
   /mnt drives, Docker Desktop bind mounts, network shares start fine and then stay silent).
+
+Symlinked folders inside the live folder are not followed, by either observer (a link back up
+would otherwise make every file appear again under longer and longer paths).
 """
 from __future__ import annotations
 
+import errno
 import itertools
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -30,11 +35,19 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
+
+log = logging.getLogger("hot_reload")
 
 PROBE_PREFIX = ".hot-reload-probe-"
 PROBE_TIMEOUT = 1.0
 POLL_INTERVAL = 0.5
+# Start failures that mean the folder itself is gone: polling it would not help.
+FOLDER_GONE = (errno.ENOENT, errno.ENOTDIR)
+LIMIT_HINTS = {
+    errno.ENOSPC: "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
+    errno.EMFILE: "raise the limit: sudo sysctl fs.inotify.max_user_instances=512",
+}
 # Without close-after-write events, a save is taken as complete after this much quiet.
 QUIET_PERIOD = 0.05
 # With them, a "modified" that no close follows (a writer that keeps the file open) still runs.
@@ -76,6 +89,13 @@ class LiveFolderHandler(FileSystemEventHandler):
         self.probe_seen: dict[str, threading.Event] = {}
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        # Runs on the observer's thread, which an exception would end: nothing may escape.
+        try:
+            self._dispatch(event)
+        except Exception:
+            log.exception("[Hot Reload] could not handle the file event %r", event)
+
+    def _dispatch(self, event: FileSystemEvent) -> None:
         paths = [os.fsdecode(event.src_path)]
         if isinstance(event, (FileMovedEvent, DirMovedEvent)):
             paths.append(os.fsdecode(event.dest_path))
@@ -96,8 +116,19 @@ class LiveFolderHandler(FileSystemEventHandler):
         else:
             return
         for path in paths:
-            if is_live_file(self.folder, path):
+            if is_live_file(self.folder, path) and not in_symlinked_folder(self.folder, path):
                 self.sink(path, delay)
+
+
+def in_symlinked_folder(folder: Path, path: str) -> bool:
+    """True when `path` lies below a symlinked folder inside `folder` (watched through the link)."""
+    parent = os.path.dirname(path)
+    root = str(folder)
+    while len(parent) > len(root) and parent.startswith(root):
+        if os.path.islink(parent):
+            return True
+        parent = os.path.dirname(parent)
+    return False
 
 
 @dataclass
@@ -106,6 +137,12 @@ class WatchMode:
     mode: str  # "native" or "polling"
     backend: str
     reason: str
+    fallback: bool = False  # polling because native events failed, not because it was asked for
+
+    def is_alive(self) -> bool:
+        """The observer's thread and every emitter thread run (an emitter may end alone, e.g.
+        inotify's when the watched folder is deleted)."""
+        return self.observer.is_alive() and all(emitter.is_alive() for emitter in list(self.observer.emitters))
 
 
 def _start(observer: BaseObserver, folder: Path, handler: LiveFolderHandler) -> BaseObserver:
@@ -115,10 +152,13 @@ def _start(observer: BaseObserver, folder: Path, handler: LiveFolderHandler) -> 
     return observer
 
 
-def _polling(folder: Path, sink: Sink, reason: str) -> WatchMode:
+def _polling(folder: Path, sink: Sink, reason: str, *, fallback: bool = False) -> WatchMode:
     handler = LiveFolderHandler(folder, sink, close_events=False)
-    observer = _start(PollingObserver(timeout=POLL_INTERVAL), folder, handler)
-    return WatchMode(observer, "polling", "PollingObserver", reason)
+    # lstat: a symlinked folder is not descended into (a link loop would be walked ~40 levels deep),
+    # and a symlinked file changes when the link does: what native events report too.
+    observer = PollingObserverVFS(os.lstat, os.scandir, polling_interval=POLL_INTERVAL)  # type: ignore[arg-type]
+    _start(observer, folder, handler)
+    return WatchMode(observer, "polling", "PollingObserver", reason, fallback)
 
 
 def _probe(folder: Path, handler: LiveFolderHandler) -> bool | None:
@@ -139,25 +179,36 @@ def _probe(folder: Path, handler: LiveFolderHandler) -> bool | None:
             pass
 
 
-def start_observer(folder: Path, sink: Sink, *, force_polling: str = "") -> WatchMode:
-    """Start watching `folder` recursively; `force_polling` is the reason, when polling is forced."""
+def start_observer(folder: Path, sink: Sink, *, force_polling: str = "",
+                   native: Callable[[], BaseObserver] = Observer) -> WatchMode:
+    """Start watching `folder` recursively; `force_polling` is the reason, when polling is forced.
+
+    `native` makes the observer tried first: watchdog's best for the platform. (Tests pass one
+    whose start fails the way an exhausted inotify does.) Raises OSError when `folder` is gone.
+    """
     if force_polling:
         return _polling(folder, sink, force_polling)
-    native = Observer()
-    backend = type(native).__name__
-    close_events = backend == "InotifyObserver"
+    observer = native()
+    backend = type(observer).__name__
+    # Only inotify reports close-after-write; its class is named, not imported (it cannot load elsewhere).
+    close_events = any(klass.__name__ == "InotifyObserver" for klass in type(observer).__mro__)
     handler = LiveFolderHandler(folder, sink, close_events=close_events)
     try:
-        _start(native, folder, handler)
+        _start(observer, folder, handler)
     except OSError as error:
-        return _polling(folder, sink, f"the native watcher ({backend}) could not start: {error}")
+        if error.errno in FOLDER_GONE or not folder.is_dir():
+            raise
+        hint = LIMIT_HINTS.get(error.errno or 0, "")
+        reason = f"the native watcher ({backend}) could not start: {error}" + (f"; {hint}" if hint else "")
+        return _polling(folder, sink, reason, fallback=True)
     arrived = _probe(folder, handler)
     if arrived is False:
-        native.stop()
+        observer.stop()
         return _polling(
             folder, sink,
             f"no event from the native watcher ({backend}) within {PROBE_TIMEOUT:g} s: the file system "
             "does not deliver them (WSL /mnt drive, Docker bind mount or network share?)",
+            fallback=True,
         )
     reason = "file events arrive" if arrived else "folder not writable, probe skipped"
-    return WatchMode(native, "native", backend, reason)
+    return WatchMode(observer, "native", backend, reason)

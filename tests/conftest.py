@@ -65,9 +65,9 @@ def make_reloader(live_dir: Path, registry: PatchRegistry) -> Iterator[Callable[
     """Start a reloader on live_dir with its own registry and event log (not the process singletons)."""
     started: list[Reloader] = []
 
-    def make(force_polling: str = "", folder: Path | None = None) -> tuple[Reloader, EventWatcher]:
+    def make(force_polling: str = "", folder: Path | None = None, **options: Any) -> tuple[Reloader, EventWatcher]:
         events = EventLog()
-        reloader = Reloader(folder or live_dir, events, registry, force_polling=force_polling)
+        reloader = Reloader(folder or live_dir, events, registry, force_polling=force_polling, **options)
         reloader.start()
         started.append(reloader)
         watcher = EventWatcher(events)
