@@ -253,7 +253,7 @@ def test_console_lines_show_when_the_webui_configured_no_logging(
         webui.start()
         write(live / "hello.py", "x = 1\n")
         events().file("hello.py", "ok")
-        assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().out
+        assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().err
     finally:
         root.handlers[:] = saved
         ours.handlers.clear()
