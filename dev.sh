@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Developer commands, on a fresh clone:
 #   ./dev.sh test [pytest args]   lint, conventions check, every test
-#   ./dev.sh demo [DIR]           the demo (no webui needed)
-# Both make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
+#   ./dev.sh demo [DIR]           the demo, no webui needed: a page on 127.0.0.1 with a toast per
+#                                 reload of a .py file in DIR (default playground/)
+#   ./dev.sh bench [--quick ...]  the benchmark: prints the tables, writes bench/results.json
+# All make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -45,10 +47,14 @@ case "$command" in
         ;;
     demo)
         ensure_venv
-        exec "$venv/bin/python" -m hotreload_lib watch "${1:-playground}"
+        exec "$venv/bin/python" -m hotreload_lib demo "$@"
+        ;;
+    bench)
+        ensure_venv
+        exec "$venv/bin/python" -m bench "$@"
         ;;
     *)
-        sed -n '2,5p' "$0"
+        sed -n '2,7p' "$0"
         exit 2
         ;;
 esac

@@ -8,7 +8,10 @@ The pipeline, one module each:
     registry.py  who replaced what; undo and restore, nothing lost
     events.py    one typed record per reload
     reloader.py  the worker thread that ties them together
+    server.py    the page's event stream and status routes (javascript/hot_reload.js draws the toasts)
+    ui.py        the "Hot Reload" tab
     host.py      the only module that touches the webui (`modules.*`)
+    demo.py      the page without a webui: `python -m hotreload_lib demo`
 
 Live files use the API below: `from hotreload_lib import replace, original`.
 """

@@ -1,5 +1,7 @@
-"""Command line: `python -m hotreload_lib watch DIR` runs the reloader without a webui and prints
-one JSON line per event on stdout."""
+"""Command line, without a webui:
+    python -m hotreload_lib watch DIR    run the reloader and print one JSON line per event on stdout
+    python -m hotreload_lib demo [DIR]   the same reloader behind a small page on 127.0.0.1 that shows
+                                         the webui's toasts and Hot Reload tab (DIR: playground/)"""
 from __future__ import annotations
 
 import argparse
@@ -19,9 +21,6 @@ def _print_event(event: ReloadEvent) -> None:
 
 
 def watch(folder: Path, force_polling: str) -> int:
-    if not folder.is_dir():
-        print(f"hot reload: {folder} is not a folder", file=sys.stderr)
-        return 2
     get_events().subscribe(_print_event)
     ensure_started(folder, force_polling=force_polling)
     try:
@@ -34,16 +33,32 @@ def watch(folder: Path, force_polling: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hotreload_lib", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hotreload_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     watch_parser = commands.add_parser("watch", help="run every .py file in DIR now and on every save")
     watch_parser.add_argument("folder", type=Path)
-    watch_parser.add_argument("--polling", action="store_true", help="poll instead of native file events")
+    demo_parser = commands.add_parser("demo", help="serve a page on 127.0.0.1 that shows a toast per reload")
+    demo_parser.add_argument("folder", type=Path, nargs="?", default=None, help="default: playground/")
+    demo_parser.add_argument("--port", type=int, default=None, help="default: a free port")
+    for command in (watch_parser, demo_parser):
+        command.add_argument("--polling", action="store_true", help="poll instead of native file events")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     forced = "forced by --polling" if args.polling else (
         "forced by HOT_RELOAD_POLLING" if os.environ.get("HOT_RELOAD_POLLING", "") not in ("", "0") else "")
-    return watch(args.folder.resolve(), forced)
+    if args.command == "demo":
+        from .demo import PLAYGROUND, run
+
+        folder = (args.folder or PLAYGROUND).resolve()
+    else:
+        folder = args.folder.resolve()
+    if not folder.is_dir():
+        print(f"hot reload: {folder} is not a folder", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        return run(folder, forced, args.port)
+    return watch(folder, forced)
 
 
 if __name__ == "__main__":

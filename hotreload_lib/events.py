@@ -56,7 +56,8 @@ class ReloadEvent:
 
     def log_line(self) -> str:
         where = f" ({self.error.file}:{self.error.line})" if self.error and self.error.line else ""
-        return f"[Hot Reload] {self.file}: {self.message}{where}"
+        about = f"{self.file}: " if self.file not in ("", ".") else ""  # "." is the folder itself
+        return f"[Hot Reload] {about}{self.message}{where}"
 
 
 @dataclass

@@ -3,17 +3,26 @@
 `setattr(module, name, new)` only changes one name; `from m import f` copies, bound methods, route
 handlers and callback lists keep the old object. Here the function object itself is changed: its
 `__code__` becomes a small trampoline that forwards every call to the current replacement, which
-keeps its own globals, defaults and closure. Only `__code__` (and `__signature__`) change, each in
-one attribute assignment, so a call sees either the old code or the new one, never a mix.
+keeps its own globals, defaults and closure. The trampoline takes `*args, **kwargs`, so the old
+function's defaults never reach the new code, and its kind (coroutine, generator, async generator)
+is the original's, so `inspect.iscoroutinefunction` and friends answer as before.
+
+Thread safety: a call picks its version in one step — the code object it enters, and inside the
+trampoline one read of `Dispatcher.target` — so it runs exactly one version from start to end. A
+call already running keeps the code it started with. A generator or coroutine object made before
+the patch keeps the old code to its end; one made by the patched function runs the version that is
+current when it first runs (its first `next()`/`send()`/`await`).
 """
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import threading
 import types
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 DISPATCH_PLACEHOLDER = "__hot_reload_dispatch__"
@@ -35,11 +44,26 @@ _TEMPLATE_BODIES = {
         "{touch}"
         f"    return (yield from {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs))\n"
     ),
+    # `async for` would neither pass asend()/athrow() through nor close the inner generator when
+    # the consumer stops early (a client disconnects from a stream): delegate by hand instead.
     "async_generator": (
         "async def trampoline(*args, **kwargs):\n"
         "{touch}"
-        f"    async for item in {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs):\n"
-        "        yield item\n"
+        f"    inner = {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs)\n"
+        "    try:\n"
+        "        value = await inner.__anext__()\n"
+        "        while True:\n"
+        "            try:\n"
+        "                sent = yield value\n"
+        "            except GeneratorExit:\n"
+        "                await inner.aclose()\n"
+        "                raise\n"
+        "            except BaseException as error:\n"
+        "                value = await inner.athrow(error)\n"
+        "            else:\n"
+        "                value = await (inner.__anext__() if sent is None else inner.asend(sent))\n"
+        "    except StopAsyncIteration:\n"
+        "        return\n"
     ),
 }
 _template_cache: dict[tuple[str, int], types.CodeType] = {}
@@ -47,12 +71,18 @@ _template_lock = threading.Lock()
 
 
 class Dispatcher:
-    """The object a trampoline calls through; `target` is swapped atomically."""
+    """The object a trampoline calls through; `target` is swapped atomically.
 
-    __slots__ = ("target",)
+    It also remembers the code the function had before it was patched, so a later patch (from
+    another registry) that finds this trampoline at rest can put the real original back.
+    """
 
-    def __init__(self, target: Callable[..., Any]) -> None:
-        self.target = target
+    __slots__ = ("original", "original_code", "target")
+
+    def __init__(self, original: types.FunctionType, original_code: types.CodeType) -> None:
+        self.original = original
+        self.original_code = original_code
+        self.target: Callable[..., Any] = original
 
     async def call_async(self, *args: Any, **kwargs: Any) -> Any:
         result = self.target(*args, **kwargs)
@@ -89,27 +119,58 @@ def _template(kind: str, free_count: int) -> types.CodeType:
             outer += "".join(f"    {name} = None\n" for name in names)
             outer += "".join(f"    {line}\n" for line in body.splitlines())
             outer += "    return trampoline\n"
+            # Every instruction on one line: with the replacement's first line put in, a traceback
+            # shows the forwarding frame at the replacement's `def`.
+            tree = ast.parse(outer)
+            for node in ast.walk(tree):
+                if hasattr(node, "lineno"):
+                    node.lineno = node.end_lineno = 1
             namespace: dict[str, Any] = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                exec(compile(outer, __file__, "exec"), namespace)
+                exec(compile(tree, __file__, "exec"), namespace)
             _template_cache[key] = namespace["outer"]().__code__
         return _template_cache[key]
 
 
-def trampoline_code(func: types.FunctionType, dispatcher: Dispatcher) -> types.CodeType:
+def trampoline_code(func: types.FunctionType, dispatcher: Dispatcher, shown_as: types.CodeType) -> types.CodeType:
+    """The forwarding code for `func`. It carries the file and first line of `shown_as` (the
+    replacement's code), so a traceback's frame for it and `inspect.getsource(func)` point at the
+    code that runs instead of at this module."""
     code = _template(function_kind(func), len(func.__code__.co_freevars))
     consts = tuple(dispatcher if const == DISPATCH_PLACEHOLDER else const for const in code.co_consts)
-    changes: dict[str, Any] = {"co_consts": consts, "co_name": func.__code__.co_name}
+    changes: dict[str, Any] = {
+        "co_consts": consts, "co_name": func.__code__.co_name,
+        # A @types.coroutine generator must stay awaitable.
+        "co_flags": code.co_flags | (func.__code__.co_flags & inspect.CO_ITERABLE_COROUTINE),
+        "co_filename": shown_as.co_filename, "co_firstlineno": shown_as.co_firstlineno,
+    }
     if hasattr(code, "co_qualname"):
         changes["co_qualname"] = func.__code__.co_qualname
     return code.replace(**changes)
+
+
+def dispatcher_of(code: types.CodeType) -> Dispatcher | None:
+    """The Dispatcher when `code` is a trampoline made here, else None."""
+    return next((const for const in code.co_consts if isinstance(const, Dispatcher)), None)
+
+
+def resting_code(code: types.CodeType) -> types.CodeType:
+    """`code`, or the original under it when it is a trampoline whose patch has ended (it forwards
+    to its original): such a trampoline is left behind when two registries patch one function and
+    the lower one is undone first."""
+    dispatcher = dispatcher_of(code)
+    while dispatcher is not None and dispatcher.target is dispatcher.original:
+        code = dispatcher.original_code
+        dispatcher = dispatcher_of(code)
+    return code
 
 
 def clone_function(func: types.FunctionType, code: types.CodeType) -> types.FunctionType:
     """A new function object that runs `code` exactly as `func` ran it before any patch."""
     clone = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     clone.__kwdefaults__ = func.__kwdefaults__
+    clone.__annotations__ = func.__annotations__
     clone.__qualname__ = func.__qualname__
     clone.__doc__ = func.__doc__
     clone.__module__ = func.__module__
@@ -117,62 +178,152 @@ def clone_function(func: types.FunctionType, code: types.CodeType) -> types.Func
     return clone
 
 
-def unwrap_patchable(obj: Any) -> tuple[types.FunctionType | None, list[Any]]:
-    """The plain function whose code to patch for `obj`, and the caches in front of it to clear.
+@dataclass
+class Unwrapped:
+    """What stands between an attribute and the plain function whose code can be patched."""
 
-    Follows bound methods, staticmethod/classmethod and `functools.wraps` chains (lru_cache, most
-    decorators) down to the innermost Python function, so the decorators keep working around the
-    new code.
+    func: types.FunctionType | None
+    caches: list[Any] = field(default_factory=list)  # objects with cache_clear(), outermost first
+    wrappers: list[Any] = field(default_factory=list)  # the decorator layers passed, outermost first
+
+
+def unwrap_patchable(obj: Any) -> Unwrapped:
+    """The plain function whose code to patch for `obj`, and what wraps it.
+
+    Follows bound methods, staticmethod/classmethod, property getters and `functools.wraps`
+    chains (lru_cache, most decorators) down to the innermost Python function, so the decorators
+    keep working around the new code.
     """
-    caches: list[Any] = []
+    found = Unwrapped(None)
     seen: set[int] = set()
     while id(obj) not in seen:
         seen.add(id(obj))
         if hasattr(obj, "cache_clear"):
-            caches.append(obj)
+            found.caches.append(obj)
         if isinstance(obj, (staticmethod, classmethod, types.MethodType)):
             obj = obj.__func__
+        elif isinstance(obj, property):
+            obj = obj.fget
         elif isinstance(obj, functools.partial):
-            return None, caches
+            return found
         elif getattr(obj, "__wrapped__", None) is not None:
+            found.wrappers.append(obj)
             obj = obj.__wrapped__
         elif isinstance(obj, types.FunctionType):
-            return obj, caches
+            found.func = obj
+            return found
         else:
-            return None, caches
-    return None, caches
+            return found
+    return found
+
+
+def strip_same_decorators(new: Any, target: Unwrapped) -> Any:
+    """`new` without the decorator layers it shares with the target, outermost first.
+
+    The target's decorators stay in place around the patched function, so a replacement written
+    with the same decorators (a copy of the original, edited) would run them twice. Only a layer
+    that is certainly the same decorator is taken off; anything else stays and runs inside the
+    target's decorators. A replacement that wraps the target itself (`@functools.wraps(target)`)
+    keeps its wrapper.
+    """
+    if isinstance(new, (staticmethod, classmethod)):
+        new = new.__func__
+    if isinstance(new, property):
+        new = new.fget
+    own = {id(layer) for layer in target.wrappers} | {id(target.func)}
+    for layer in target.wrappers:
+        inner = getattr(new, "__wrapped__", None)
+        if inner is None or id(inner) in own or not _same_decorator(new, layer):
+            break
+        new = inner
+    return new
+
+
+def _same_decorator(wrapper: Any, other: Any) -> bool:
+    """Two wrappers made by the same decorator with the same arguments: the same wrapper code
+    (possibly compiled twice) holding equal values, apart from the function each one wraps.
+    `torch.no_grad()` and `torch.inference_mode()` share their wrapper code but not its closure."""
+    if type(wrapper) is not type(other):
+        return False
+    if hasattr(wrapper, "cache_parameters"):
+        return bool(wrapper.cache_parameters() == other.cache_parameters())
+    if not isinstance(wrapper, types.FunctionType):
+        return False
+    if _code_shape(wrapper.__code__) != _code_shape(other.__code__):
+        return False
+    wrapped = {id(wrapper.__wrapped__), id(other.__wrapped__)}
+    for cell, other_cell in zip(wrapper.__closure__ or (), other.__closure__ or (), strict=True):
+        try:
+            value, other_value = cell.cell_contents, other_cell.cell_contents
+        except ValueError:  # an empty cell
+            return False
+        if id(value) in wrapped and id(other_value) in wrapped:
+            continue
+        try:
+            if value is not other_value and not bool(value == other_value):
+                return False
+        except Exception:  # noqa: BLE001 - a value that cannot be compared is not known to be equal
+            return False
+    return True
+
+
+def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
+    return code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_consts
 
 
 class InPlacePatch:
-    """The state of one patched function: its original code and who forwards where.
-
-    Layers are a stack: the top one runs. Removing a layer in the middle keeps the others.
-    """
+    """The state of one patched function: its original code and where its calls go."""
 
     def __init__(self, func: types.FunctionType) -> None:
         self.func = func
-        self.original_code = func.__code__
+        self.original_code = resting_code(func.__code__)
         self.original_signature = func.__dict__.get("__signature__", _NO_SIGNATURE)
-        self.original = clone_function(func, func.__code__)
-        self.dispatcher = Dispatcher(self.original)
-        self.trampoline = trampoline_code(func, self.dispatcher)
+        self.original = clone_function(func, self.original_code)
+        self.dispatcher = Dispatcher(self.original, self.original_code)
+        self.trampoline = trampoline_code(func, self.dispatcher, self.original_code)
+
+    @property
+    def ours(self) -> bool:
+        """The function runs our original or our trampoline (no other tool changed its code)."""
+        code = self.func.__code__
+        return code is self.trampoline or resting_code(code) is resting_code(self.original_code)
 
     def activate(self, target: Callable[..., Any]) -> None:
         try:
             signature: Any = inspect.signature(target)
         except (TypeError, ValueError):
-            signature = _NO_SIGNATURE
+            signature = self._original_parameters()
         # Order matters for callers on other threads: the dispatcher points at the new target
         # before the trampoline can be entered, so no call reaches a stale target through it.
+        shown_as = getattr(getattr(target, "__func__", target), "__code__", None)
+        trampoline = trampoline_code(self.func, self.dispatcher, shown_as or self.original_code)
         self.dispatcher.target = target
-        if signature is not _NO_SIGNATURE:
-            self.func.__signature__ = signature  # type: ignore[attr-defined]
-        self.func.__code__ = self.trampoline
+        self._set_signature(signature)
+        self.trampoline = trampoline
+        self.func.__code__ = trampoline
 
     def deactivate(self) -> None:
-        self.func.__code__ = self.original_code
-        if self.original_signature is _NO_SIGNATURE:
+        self.func.__code__ = resting_code(self.original_code)
+        self._set_signature(self.original_signature)
+        self.dispatcher.target = self.original
+
+    def retire(self) -> None:
+        """Another tool's code is on the function now: leave it, and send anything that still
+        comes through our trampoline to the original."""
+        self.dispatcher.target = self.original
+
+    def _original_parameters(self) -> Any:
+        """For a replacement without a signature (a builtin): the original's parameters, rather
+        than the trampoline's `(*args, **kwargs)`."""
+        if self.original_signature is not _NO_SIGNATURE:
+            return self.original_signature
+        try:
+            return inspect.signature(self.original)
+        except (TypeError, ValueError):
+            return _NO_SIGNATURE
+
+    def _set_signature(self, signature: Any) -> None:
+        if signature is _NO_SIGNATURE:
             self.func.__dict__.pop("__signature__", None)
         else:
-            self.func.__signature__ = self.original_signature  # type: ignore[attr-defined]
-        self.dispatcher.target = self.original
+            self.func.__signature__ = signature  # type: ignore[attr-defined]

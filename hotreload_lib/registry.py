@@ -7,17 +7,20 @@ is what runs; removing any layer re-applies what is left, down to the exact orig
 Two kinds of slot:
 - in place: the target is a Python function; its code forwards to the top layer (see inplace.py),
   so every alias sees the change;
-- attribute: anything else (builtins, classes, constants, C callables); the attribute is set and
-  the event says that aliases keep the old object.
+- attribute: anything else (builtins, classes, constants, C callables, a name inherited from a base
+  class, a method replaced for one instance); the attribute is set and the note says that aliases
+  keep the old object.
 
-A live file's run is a transaction: its old layers are removed before it runs; if it fails, the
-layers it made are removed and the old ones go back where they were.
+Chain safety: when another tool changed a target after us (set the attribute again, or put its own
+code on the function), its change wins: we never write over it, our slot lets go of the target, and
+a note says so. A live file's run is a transaction: its old layers are removed before it runs; if
+it fails, the layers it made are removed and the old ones go back where they were.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
+import logging
 import threading
 import time
 import types
@@ -26,11 +29,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .inplace import InPlacePatch, unwrap_patchable
+from .inplace import InPlacePatch, function_kind, strip_same_decorators, unwrap_patchable
 
 MANUAL_OWNER = "<manual>"
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 _MISSING = object()
+_KIND_NAMES = {
+    "function": "a plain function", "coroutine": "an async function", "generator": "a generator function",
+    "async_generator": "an async generator function",
+}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,23 +50,52 @@ class ReplacementInfo:
     note: str = ""
 
 
-@dataclass
+@dataclass(eq=False)
+class Site:
+    """Where replace() found its target: `owner.name`, and how Python resolves that name.
+
+    where: "own" (stored on the owner: module/class dict, instance dict or __slots__ entry),
+    "inherited" (a class inherits it), "class" (an instance gets it from its class),
+    "dynamic" (only `getattr` finds it: `__getattr__`, a metaclass).
+    """
+
+    owner: Any
+    name: str
+    label: str
+    where: str
+    current: Any  # the raw value found (a staticmethod stays a staticmethod)
+    in_namespace: bool  # read and written through the owner's __dict__
+
+    def read(self) -> Any:
+        """The raw value at this site now (_MISSING when it is not stored on the owner)."""
+        if self.in_namespace:
+            return _namespace(self.owner).get(self.name, _MISSING)  # type: ignore[union-attr]
+        return getattr(self.owner, self.name, _MISSING)
+
+
+@dataclass(eq=False)
 class Layer:
     owner: str
-    new: Any
+    new: Any  # in place: what the trampoline calls; attribute: the value set
     info: ReplacementInfo
     since: float
+    site: Site
 
 
 class Slot:
     label: str
     layers: list[Layer]
 
-    def apply(self) -> str:
-        """Make the top layer (or the original) effective; returns a note when something was kept."""
+    def apply(self) -> None:
+        """Make the top layer (or the original) effective."""
         raise NotImplementedError
 
-    def original_value(self) -> Any:
+    def is_foreign(self) -> bool:
+        """Another tool changed the target since we last applied: we must not write over it."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Let go of the target, leaving the other tool's change as it is."""
         raise NotImplementedError
 
 
@@ -69,77 +106,54 @@ class InPlaceSlot(Slot):
         self.patch = InPlacePatch(func)
         self.caches = caches
 
-    def apply(self) -> str:
-        func = self.patch.func
-        if func.__code__ is not self.patch.original_code and func.__code__ is not self.patch.trampoline:
-            return f"another tool changed the code of {self.label}; kept its change"
+    def apply(self) -> None:
         if self.layers:
             self.patch.activate(self.layers[-1].new)
         else:
             self.patch.deactivate()
+        self._clear_caches()
+
+    def is_foreign(self) -> bool:
+        return not self.patch.ours
+
+    def release(self) -> None:
+        self.patch.retire()
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        # The cached results came from the code that ran before: callers must not get them.
         for cache in self.caches:
             cache.cache_clear()
-        return ""
-
-    def original_value(self) -> Any:
-        return self.patch.original
 
 
 class AttributeSlot(Slot):
-    def __init__(self, label: str, owner: Any, name: str) -> None:
-        self.label = label
+    def __init__(self, site: Site, reason: str) -> None:
+        self.label = site.label
+        self.reason = reason  # why not in place: every layer on this attribute carries it
         self.layers = []
-        self.owner = owner
-        self.name = name
-        self.original = _raw_attribute(owner, name)
+        self.site = site
+        self.original = site.read()  # what goes back; _MISSING: the name is deleted again
         self.last_set = self.original
 
-    def _effective(self) -> Any:
-        if not self.layers:
-            return self.original
-        new = self.layers[-1].new
-        # A plain function put on a class in place of a staticmethod/classmethod keeps that kind,
-        # so calls through instances bind the way they did before.
-        if isinstance(self.original, (staticmethod, classmethod)) and isinstance(new, types.FunctionType):
-            return type(self.original)(new)
-        return new
-
-    def apply(self) -> str:
-        current = _raw_attribute(self.owner, self.name)
-        if current is not self.last_set:
-            return f"another patch on {self.label} was applied after ours; kept it"
-        value = self._effective()
+    def apply(self) -> None:
+        value = self.original if not self.layers else self.layers[-1].new
         if value is _MISSING:
             with contextlib.suppress(AttributeError):
-                delattr(self.owner, self.name)
+                delattr(self.site.owner, self.site.name)
         else:
-            setattr(self.owner, self.name, value)
+            setattr(self.site.owner, self.site.name, value)
         self.last_set = value
-        return ""
 
-    def original_value(self) -> Any:
-        return None if self.original is _MISSING else self.original
+    def is_foreign(self) -> bool:
+        return self.site.read() is not self.last_set
+
+    def release(self) -> None:
+        pass
 
 
-def _raw_attribute(owner: Any, name: str) -> Any:
-    """The attribute as stored on `owner` itself (a staticmethod stays a staticmethod)."""
+def _namespace(owner: Any) -> dict[str, Any] | types.MappingProxyType[str, Any] | None:
     namespace = getattr(owner, "__dict__", None)
-    if isinstance(namespace, (dict, types.MappingProxyType)):
-        return namespace.get(name, _MISSING)
-    return getattr(owner, name, _MISSING)
-
-
-def _lookup(owner: Any, name: str) -> Any:
-    """The attribute as Python resolves it, but without binding descriptors (classes: along the MRO)."""
-    if isinstance(owner, type):
-        for klass in owner.__mro__:
-            if name in vars(klass):
-                return vars(klass)[name]
-        return _MISSING
-    value = _raw_attribute(owner, name)
-    if value is _MISSING:
-        value = getattr(owner, name, _MISSING)
-    return value
+    return namespace if isinstance(namespace, (dict, types.MappingProxyType)) else None
 
 
 def describe(owner: Any, name: str) -> str:
@@ -150,16 +164,40 @@ def describe(owner: Any, name: str) -> str:
     return f"{type(owner).__module__}.{type(owner).__qualname__}(instance).{name}"
 
 
+def locate(owner: Any, name: str) -> Site:
+    """Find `owner.name` the way Python resolves it, without calling descriptors."""
+    label = describe(owner, name)
+    namespace = _namespace(owner)
+    if namespace is not None and name in namespace:
+        return Site(owner, name, label, "own", namespace[name], in_namespace=True)
+    if isinstance(owner, type):
+        for klass in owner.__mro__[1:]:
+            if name in vars(klass):
+                return Site(owner, name, label, "inherited", vars(klass)[name], in_namespace=True)
+    elif not isinstance(owner, types.ModuleType):
+        for klass in type(owner).__mro__:
+            if name not in vars(klass):
+                continue
+            value = vars(klass)[name]
+            if isinstance(value, types.MemberDescriptorType):  # a __slots__ entry: the value is the instance's
+                current = getattr(owner, name, _MISSING)
+                if current is _MISSING:
+                    break
+                return Site(owner, name, label, "own", current, in_namespace=False)
+            return Site(owner, name, label, "class", value, in_namespace=namespace is not None)
+    current = getattr(owner, name, _MISSING)
+    if current is _MISSING:
+        raise AttributeError(f"{label} does not exist; nothing replaced")
+    return Site(owner, name, label, "dynamic", current, in_namespace=False)
+
+
 def _name_of(owner: Any, target: Any) -> str:
     """The attribute name under which `owner` holds `target` (a function object, method, ...)."""
     if isinstance(target, str):
         return target
-    candidates: list[dict[str, Any]] = []
-    if isinstance(owner, type):
-        candidates = [dict(vars(klass)) for klass in owner.__mro__]
-    else:
-        candidates = [dict(getattr(owner, "__dict__", {}) or {})]
-        candidates += [dict(vars(klass)) for klass in type(owner).__mro__]
+    klass = owner if isinstance(owner, type) else type(owner)
+    candidates = [] if isinstance(owner, type) else [dict(_namespace(owner) or {})]
+    candidates += [dict(vars(base)) for base in klass.__mro__]
     wanted = getattr(target, "__func__", target)
     for namespace in candidates:
         for name, value in namespace.items():
@@ -169,29 +207,48 @@ def _name_of(owner: Any, target: Any) -> str:
     raise AttributeError(f"{getattr(target, '__qualname__', target)!r} is not an attribute of {label}")
 
 
-def resolve_dotted(path: str) -> tuple[Any, str]:
-    """'pkg.mod.Class.attr' -> (pkg.mod.Class, 'attr'), importing the longest module prefix."""
+def resolve_object(path: str) -> Any:
+    """'pkg.mod.Class' -> the object, importing the longest module prefix."""
     parts = path.split(".")
-    if len(parts) < 2 or not all(parts):
-        raise ValueError(f"replace({path!r}, ...): expected a dotted path like 'package.module.function'")
-    for split in range(len(parts) - 1, 0, -1):
+    if not all(parts):
+        raise ValueError(f"{path!r} is not a dotted path like 'package.module.function'")
+    for split in range(len(parts), 0, -1):
         try:
-            owner: Any = importlib.import_module(".".join(parts[:split]))
+            found: Any = importlib.import_module(".".join(parts[:split]))
         except ImportError:
             continue
-        for attribute in parts[split:-1]:
-            owner = getattr(owner, attribute)
-        return owner, parts[-1]
-    raise ImportError(f"replace({path!r}, ...): no importable module in that path")
+        for attribute in parts[split:]:
+            found = getattr(found, attribute)
+        return found
+    raise ImportError(f"{path!r}: no importable module in that path")
+
+
+def resolve_dotted(path: str) -> tuple[Any, str]:
+    """'pkg.mod.Class.attr' -> (pkg.mod.Class, 'attr'), importing the longest module prefix."""
+    head, _, name = path.rpartition(".")
+    if not head or not name:
+        raise ValueError(f"replace({path!r}, ...): expected a dotted path like 'package.module.function'")
+    return resolve_object(head), name
+
+
+def resolve_target(owner: Any, target: Any) -> tuple[Any, str]:
+    """The (owner object, attribute name) that replace()/restore() were given, in any form."""
+    if isinstance(owner, str):
+        if target is None:
+            return resolve_dotted(owner)
+        owner = resolve_object(owner)
+    if target is None:
+        raise TypeError("replace()/restore(): name the target: (owner, 'name') or ('package.module.name')")
+    return owner, _name_of(owner, target)
 
 
 class Replacement:
     """The handle replace() returns."""
 
-    def __init__(self, registry: PatchRegistry, slot: Slot, layer: Layer) -> None:
+    def __init__(self, registry: PatchRegistry, layer: Layer, original: Any) -> None:
         self._registry = registry
-        self._slot = slot
         self._layer = layer
+        self._original = original
 
     @property
     def target(self) -> str:
@@ -202,12 +259,21 @@ class Replacement:
         return self._layer.info.mode
 
     @property
-    def original(self) -> Any:
-        """The pre-patch behaviour: call it from the replacement to wrap the original."""
-        return self._slot.original_value()
+    def note(self) -> str:
+        return self._layer.info.note
 
-    def restore(self) -> None:
-        self._registry.remove_layers(lambda slot, layer: layer is self._layer)
+    @property
+    def original(self) -> Any:
+        """The target as it was before any replacement, called the way `owner.name` was: call it
+        from the replacement to wrap the original without recursing into the replacement."""
+        return self._original
+
+    def restore(self) -> list[str]:
+        """Undo this replacement (other layers on the same target stay); returns what changed."""
+        return self._registry.remove_layers(lambda slot, layer: layer is self._layer)
+
+    def __repr__(self) -> str:
+        return f"<Replacement {self.target} ({self.mode})>"
 
 
 @dataclass
@@ -223,7 +289,8 @@ class PatchRegistry:
         self._lock = threading.RLock()
         self._slots: dict[Any, Slot] = {}
         self._local = threading.local()
-        _all_registries.add(self)
+        with _registries_lock:
+            _all_registries.add(self)
 
     # -- who is replacing -------------------------------------------------------------------
     @property
@@ -233,92 +300,91 @@ class PatchRegistry:
 
     @contextlib.contextmanager
     def transaction(self, owner: str) -> Iterator[Transaction]:
-        """Run a live file's body: its old layers are lifted first, and come back if it fails."""
+        """Run a live file's body: its old layers are lifted first, and come back if it fails.
+
+        Attribute targets show their original while the file runs (a file that subclasses
+        `module.Class` must get the original class, not its own last replacement). Functions
+        patched in place keep running the old replacement until the run ends: the webui serves
+        requests meanwhile, and a call there must go from the old code straight to the new one,
+        never through the original for the length of a run.
+        """
         with self._lock:
-            removed = self._take_layers(lambda slot, layer: layer.owner == owner)
-            transaction = Transaction(owner=owner, removed=removed)
-            self._apply_all({slot for slot, _, _ in removed}, transaction.notes)
+            transaction = Transaction(owner=owner, removed=[])
+            transaction.removed = self._take_layers(lambda slot, layer: layer.owner == owner, transaction.notes)
+            lifted = {slot for slot, _, _ in transaction.removed}
+            in_place = {slot for slot in lifted if isinstance(slot, InPlaceSlot)}
+            self._apply_all(lifted - in_place, transaction.notes)
             outer = getattr(self._local, "transaction", None)
             self._local.transaction = transaction
             outer_registry = getattr(_running, "registry", None)
             _running.registry = self
         try:
             yield transaction
+            with self._lock:
+                self._apply_all(in_place, transaction.notes)
         except BaseException:
             with self._lock:
-                failed = self._take_layers(lambda slot, layer: layer.owner == owner)
-                self._apply_all({slot for slot, _, _ in failed}, transaction.notes)
-                restored: set[Slot] = set()
-                for slot, index, layer in removed:
+                failed = self._take_layers(lambda slot, layer: layer.owner == owner, [])
+                changed = {slot for slot, _, _ in failed}
+                for slot, index, layer in transaction.removed:
                     # The slot may have been forgotten while empty and re-created by another
                     # replace(): the layer goes back into whichever object now stands for it.
                     live = self._slots.setdefault(self._key_of(slot), slot)
                     live.layers.insert(min(index, len(live.layers)), layer)
-                    restored.add(live)
-                self._apply_all(restored, transaction.notes)
+                    changed.add(live)
+                # Applied once, after the old layers are back: a target the failed run replaced
+                # goes from that run's code straight back to the last good one.
+                self._apply_all(changed, transaction.notes)
             raise
         finally:
             self._local.transaction = outer
             _running.registry = outer_registry
 
     # -- the public operations ----------------------------------------------------------------
-    def replace(self, owner: Any, target: Any, new: Any) -> Replacement:
-        if isinstance(owner, str):
-            owner, name = resolve_dotted(owner)
-        else:
-            name = _name_of(owner, target)
-        current = _lookup(owner, name)
-        if current is _MISSING:
-            raise AttributeError(f"{describe(owner, name)} does not exist; nothing replaced")
-        if new is current:
-            raise ValueError(f"replace({describe(owner, name)}): the replacement is the current object")
-        label = describe(owner, name)
-        attribute_key = ("attr", id(owner), name)
-        func, caches = unwrap_patchable(current) if callable(new) else (None, [])
-        reason = _attribute_reason(current)
-        if attribute_key in self._slots:
-            func, reason = None, self._slots[attribute_key].layers[-1].info.note or reason
-        elif func is not None and isinstance(owner, type) and name not in vars(owner):
-            func, reason = None, f"{ATTRIBUTE_ONLY_NOTE} (inherited: set on {owner.__qualname__} only)"
-        new_callable = new
-        if func is not None and func is not current:
-            # The target sits behind decorators; a replacement decorated the same way is unwrapped
-            # so the decorators run once, around the new code.
-            new_callable = inspect.unwrap(getattr(new, "__func__", new))
-        elif isinstance(new, (staticmethod, classmethod)):
-            new_callable = new.__func__
+    def replace(self, owner: Any, target: Any = None, new: Any = _MISSING) -> Any:
+        """Replace `owner.target` with `new`, owned by the live file running on this thread.
+
+        Forms: `replace(module_or_class_or_object, "name" | current_object, new)`,
+        `replace("package.module", "name", new)`, `replace("package.module.Class.attr", new)`, and
+        as a decorator without `new`: `@replace(module, "name")`, `@replace("package.module.name")`.
+        Returns a Replacement handle (the decorator returns the function it decorates).
+        """
+        if isinstance(owner, str) and new is _MISSING and target is not None and not isinstance(target, str):
+            target, new = None, target
+        if new is _MISSING:
+            def decorator(function: Any) -> Any:
+                self.replace(owner, target, function)
+                return function
+            return decorator
+        return self._replace(owner, target, new)
+
+    def _replace(self, owner: Any, target: Any, new: Any) -> Replacement:
+        owner, name = resolve_target(owner, target)
         with self._lock:
-            if func is not None and new_callable is not func:
-                slot = self._slots.get(("fn", id(func)))
-                if slot is None:
-                    slot = self._slots[("fn", id(func))] = InPlaceSlot(label, func, caches)
-                info = ReplacementInfo(label, "in-place")
-                value = new_callable
-            else:
-                slot = self._slots.get(attribute_key)
-                if slot is None:
-                    slot = self._slots[attribute_key] = AttributeSlot(label, owner, name)
-                info = ReplacementInfo(label, "attribute", reason)
-                value = new
-            layer = Layer(self.current_owner, value, info, since=time.time())
+            site = locate(owner, name)
+            if new is site.current:
+                raise ValueError(f"replace({site.label}): the replacement is the current object")
+            notes: list[str] = []
+            slot, value, info = self._in_place(site, new, notes) or self._attribute(site, new, notes)
+            layer = Layer(self.current_owner, value, info, since=time.time(), site=site)
             slot.layers.append(layer)
+            try:
+                slot.apply()
+            except Exception:
+                # e.g. a builtin type refuses new attributes: nothing of this call may stay behind.
+                slot.layers.remove(layer)
+                self._apply_all({slot}, [])
+                raise
             transaction = getattr(self._local, "transaction", None)
-            note = slot.apply()
-            if note:
-                info = ReplacementInfo(label, info.mode, note)
-                layer.info = info
             if transaction is not None:
                 transaction.replaced.append(info)
-            return Replacement(self, slot, layer)
+            return Replacement(self, layer, self._callable_original(site, slot))
 
     def restore(self, owner: Any, target: Any = None) -> bool:
         """Remove the newest layer on a target (the caller's own, when it has one)."""
-        if isinstance(owner, str) and target is None:
-            owner, name = resolve_dotted(owner)
-        else:
-            name = _name_of(owner, target)
+        owner, name = resolve_target(owner, target)
         with self._lock:
-            slot = self._find_slot(owner, name)
+            slot = self._find_slot(locate(owner, name))
             if slot is None or not slot.layers:
                 return False
             mine = [layer for layer in slot.layers if layer.owner == self.current_owner]
@@ -334,28 +400,37 @@ class PatchRegistry:
         return self.remove_layers(lambda slot, layer: layer.owner == owner)
 
     def remove_layers(self, predicate: Callable[[Slot, Layer], bool]) -> list[str]:
-        """Remove matching layers; returns the labels of the targets that changed, plus notes."""
+        """Remove matching layers; returns the labels of the targets that changed, then the notes
+        (another tool's change kept). The notes also go to the running live file's event, or the log."""
         with self._lock:
-            removed = self._take_layers(predicate)
             notes: list[str] = []
+            removed = self._take_layers(predicate, notes)
             slots = {slot for slot, _, _ in removed}
             self._apply_all(slots, notes)
+            self._report(notes)
             return sorted({slot.label for slot in slots}) + notes
 
     def original(self, obj: Any) -> Any:
-        """What `obj` did before any replacement (itself, when it was never replaced)."""
+        """What `obj` did before any replacement (itself, when it was never replaced).
+
+        `obj` may be the replaced function or any alias of it (a bound method, the decorated
+        function), or the replacement itself.
+        """
+        func = getattr(obj, "__func__", obj)
         with self._lock:
-            func = getattr(obj, "__func__", obj)
             slot = self._slots.get(("fn", id(func)))
+            if slot is None:
+                inner = unwrap_patchable(obj).func
+                slot = self._slots.get(("fn", id(inner))) if inner is not None else None
+            if slot is None:
+                slot = next((s for s in self._slots.values() if any(
+                    layer.new is obj or layer.new is func or getattr(layer.new, "__func__", None) is func
+                    for layer in s.layers)), None)
             if isinstance(slot, InPlaceSlot):
                 clone = slot.patch.original
                 return types.MethodType(clone, obj.__self__) if isinstance(obj, types.MethodType) else clone
-            inner, _ = unwrap_patchable(obj)
-            for slot in self._slots.values():
-                if isinstance(slot, AttributeSlot) and any(layer.new is obj for layer in slot.layers):
-                    return slot.original_value()
-                if isinstance(slot, InPlaceSlot) and inner is slot.patch.func:
-                    return slot.patch.original
+            if isinstance(slot, AttributeSlot):
+                return self._callable_original(slot.site, slot)
             return obj
 
     def active(self) -> list[dict[str, Any]]:
@@ -374,12 +449,66 @@ class PatchRegistry:
         with self._lock:
             return {layer.owner for slot in self._slots.values() for layer in slot.layers}
 
+    # -- choosing how to replace ----------------------------------------------------------------
+    def _in_place(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo] | None:
+        """The in-place slot, the callable to forward to and the info, when `site` can be patched in place."""
+        if site.where != "own" or ("attr", id(site.owner), site.name) in self._slots:
+            return None
+        unwrapped = unwrap_patchable(site.current)
+        func = unwrapped.func
+        if func is None:
+            return None
+        target = strip_same_decorators(new, unwrapped)
+        if target is func or not callable(target):
+            return None
+        key = ("fn", id(func))
+        slot = self._slots.get(key)
+        if isinstance(slot, InPlaceSlot) and slot.is_foreign():
+            notes.append(self._release(slot))
+            slot = None
+        if slot is None:
+            slot = self._slots[key] = InPlaceSlot(site.label, func, [])
+        # The same function reached through another name may sit behind another cache.
+        slot.caches += [cache for cache in unwrapped.caches if all(cache is not known for known in slot.caches)]
+        new_kind = function_kind(target) if isinstance(target, types.FunctionType) else None
+        old_kind = function_kind(func)
+        if new_kind is not None and new_kind != old_kind and (old_kind, new_kind) != ("coroutine", "function"):
+            notes.append(f"the original is {_KIND_NAMES[old_kind]} and the replacement {_KIND_NAMES[new_kind]}:"
+                         f" callers still treat it as {_KIND_NAMES[old_kind]}")
+        return slot, target, ReplacementInfo(site.label, "in-place", "; ".join(notes))
+
+    def _attribute(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo]:
+        key = ("attr", id(site.owner), site.name)
+        slot = self._slots.get(key)
+        if slot is not None and slot.is_foreign():
+            notes.append(self._release(slot))
+            slot = None
+        if slot is None:
+            _check_settable(site)
+            slot = self._slots[key] = AttributeSlot(site, _attribute_reason(site, new))
+        assert isinstance(slot, AttributeSlot)
+        notes.insert(0, slot.reason)
+        # Adapted to the attribute as it was before our first layer: the site now holds our value.
+        return slot, _adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
+
+    @staticmethod
+    def _callable_original(site: Site, slot: Slot) -> Any:
+        """The original, in the form `owner.name` gave it before the patch (a classmethod bound)."""
+        if isinstance(slot, InPlaceSlot):
+            clone = slot.patch.original
+            return types.MethodType(clone, site.owner) if isinstance(site.current, classmethod) else clone
+        assert isinstance(slot, AttributeSlot)
+        value = slot.site.current if slot.original is _MISSING else slot.original
+        return _bound(value, slot.site)
+
     # -- internals --------------------------------------------------------------------------
-    def _find_slot(self, owner: Any, name: str) -> Slot | None:
-        slot = self._slots.get(("attr", id(owner), name))
-        if slot is not None:
+    def _find_slot(self, site: Site) -> Slot | None:
+        """The slot replace() would have used for `site`. A name a subclass or an instance only
+        inherits leads to nothing: restoring there must not undo the base class's replacement."""
+        slot = self._slots.get(("attr", id(site.owner), site.name))
+        if slot is not None or site.where != "own":
             return slot
-        func, _ = unwrap_patchable(_lookup(owner, name))
+        func = unwrap_patchable(site.current).func
         return self._slots.get(("fn", id(func))) if func is not None else None
 
     @staticmethod
@@ -387,9 +516,9 @@ class PatchRegistry:
         if isinstance(slot, InPlaceSlot):
             return ("fn", id(slot.patch.func))
         assert isinstance(slot, AttributeSlot)
-        return ("attr", id(slot.owner), slot.name)
+        return ("attr", id(slot.site.owner), slot.site.name)
 
-    def _take_layers(self, predicate: Callable[[Slot, Layer], bool]) -> list[tuple[Slot, int, Layer]]:
+    def _take_layers(self, predicate: Callable[[Slot, Layer], bool], notes: list[str]) -> list[tuple[Slot, int, Layer]]:
         taken: list[tuple[Slot, int, Layer]] = []
         for slot in list(self._slots.values()):
             for index in range(len(slot.layers) - 1, -1, -1):
@@ -397,29 +526,121 @@ class PatchRegistry:
                 if predicate(slot, layer):
                     del slot.layers[index]
                     taken.append((slot, index, layer))
+                    if isinstance(slot, InPlaceSlot) and self._reassigned_by_another_tool(layer.site):
+                        # The function is back to its original code, but whatever another tool
+                        # set on that attribute after us stays there.
+                        notes.append(f"{layer.site.label} was set by another tool after our replacement; kept it"
+                                     " (it now reaches the original code)")
         taken.reverse()
         return taken
 
+    def _reassigned_by_another_tool(self, site: Site) -> bool:
+        """The attribute no longer holds what we patched in place, and not because of our own
+        attribute layer there (a later non-callable replacement of the same name)."""
+        if site.read() is site.current:
+            return False
+        ours = self._slots.get(("attr", id(site.owner), site.name))
+        return not (isinstance(ours, AttributeSlot) and site.read() is ours.last_set)
+
     def _apply_all(self, slots: set[Slot], notes: list[str]) -> None:
         for slot in slots:
-            note = slot.apply()
-            if note:
-                notes.append(note)
+            if slot.is_foreign():
+                notes.append(self._release(slot))
+                continue
+            slot.apply()
             if not slot.layers:
                 # Forget empty slots so old modules and functions can be freed.
                 self._slots.pop(self._key_of(slot), None)
 
+    def _release(self, slot: Slot) -> str:
+        """Another tool changed the target after us: keep its change, forget ours on it."""
+        owners = sorted({layer.owner for layer in slot.layers})
+        slot.release()
+        slot.layers.clear()
+        self._slots.pop(self._key_of(slot), None)
+        what = "code" if isinstance(slot, InPlaceSlot) else "value"
+        dropped = f"; our replacements on it from {', '.join(owners)} are off" if owners else ""
+        return f"another tool changed the {what} of {slot.label} after our replacement; kept its change{dropped}"
 
-def _attribute_reason(current: Any) -> str:
-    if isinstance(current, type):
-        kind = "a class"
+    def _report(self, notes: list[str]) -> None:
+        transaction = getattr(self._local, "transaction", None)
+        if transaction is not None:
+            transaction.notes.extend(notes)
+        else:
+            for note in notes:
+                log.warning("hot reload: %s", note)
+
+
+def _check_settable(site: Site) -> None:
+    """An instance-level replacement needs somewhere to put the value; say clearly when there is none."""
+    if site.where != "class":
+        return
+    if _namespace(site.owner) is None:
+        klass = type(site.owner).__qualname__
+        raise TypeError(f"cannot replace {site.label}: {klass} instances have __slots__ and no __dict__; "
+                        f"replace it on the class: replace({klass}, {site.name!r}, new)")
+    if hasattr(type(site.current), "__set__"):
+        raise TypeError(f"cannot replace {site.label} on the instance: its class defines it as a "
+                        f"{type(site.current).__name__}; replace it on the class")
+
+
+def _adapted(new: Any, site: Site) -> Any:
+    """`new` in the form the attribute had, so callers keep calling it the same way: a plain
+    function put where a staticmethod/classmethod/property was keeps that kind, and one put on an
+    instance in place of a method is bound to the instance."""
+    template = site.current
+    if not isinstance(new, types.FunctionType):
+        return new
+    if site.where == "class":
+        if isinstance(template, staticmethod):
+            return new
+        klass = type(site.owner)
+        if isinstance(template, classmethod):
+            return types.MethodType(new, klass)
+        if isinstance(template, types.FunctionType):
+            return types.MethodType(new, site.owner)
+        return new
+    if isinstance(template, (staticmethod, classmethod)) and isinstance(site.owner, type):
+        return type(template)(new)
+    if isinstance(template, property) and isinstance(site.owner, type):
+        return property(new, template.fset, template.fdel, template.__doc__)
+    return new
+
+
+def _bound(value: Any, site: Site) -> Any:
+    """`value` as `owner.name` hands it out (descriptors resolved for the site's owner)."""
+    if isinstance(value, staticmethod):
+        return value.__func__
+    if isinstance(value, classmethod):
+        return types.MethodType(value.__func__, site.owner if isinstance(site.owner, type) else type(site.owner))
+    if site.where == "class" and isinstance(value, types.FunctionType):
+        return types.MethodType(value, site.owner)
+    return value
+
+
+def _attribute_reason(site: Site, new: Any) -> str:
+    current = site.current
+    if site.where == "inherited":
+        base = next(klass for klass in site.owner.__mro__[1:] if site.name in vars(klass))
+        why = f"inherited from {base.__qualname__}: set on {site.owner.__qualname__} only"
+    elif site.where == "class":
+        why = f"set on this instance only; replace it on {type(site.owner).__qualname__} to patch it in place"
+    elif site.where == "dynamic":
+        why = "found only through getattr"
+    elif isinstance(current, type):
+        why = "a class"
     elif isinstance(current, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType)):
-        kind = "a builtin"
-    elif not callable(current):
-        kind = "not a function"
+        why = "a builtin"
+    elif not callable(current) and not isinstance(current, (staticmethod, classmethod, property)):
+        why = "not a function"
+    elif not callable(strip_same_decorators(new, unwrap_patchable(current))):
+        why = "the replacement is not callable"
+    elif unwrap_patchable(current).func is not None:
+        why = "the replacement is the function itself"
     else:
-        kind = f"a {type(current).__name__}"
-    return f"{ATTRIBUTE_ONLY_NOTE} ({kind})"
+        slots = " with __slots__" if not hasattr(current, "__dict__") else ""
+        why = f"a {type(current).__name__} object{slots}"
+    return f"{ATTRIBUTE_ONLY_NOTE} ({why})"
 
 
 _registry: PatchRegistry | None = None
@@ -428,6 +649,7 @@ _registry_lock = threading.Lock()
 # talks to it, so a reloader with its own registry (tests, benchmarks) owns what its files replace.
 _running = threading.local()
 _all_registries: weakref.WeakSet[PatchRegistry] = weakref.WeakSet()
+_registries_lock = threading.Lock()
 
 
 def get_registry() -> PatchRegistry:
@@ -442,20 +664,9 @@ def get_registry() -> PatchRegistry:
         return _registry
 
 
-def replace(owner: Any, target: Any = None, new: Any = None) -> Any:
+def replace(owner: Any, target: Any = None, new: Any = _MISSING) -> Any:
     """Replace `owner.target` with `new`; owned by the live file that calls it.
-
-    Forms: `replace(module_or_class_or_object, "name" | current_object, new)`,
-    `replace("package.module.Class.attr", new)`, and as a decorator without `new`:
-    `@replace(module, "name")`.
-    """
-    if isinstance(owner, str) and new is None and target is not None and not isinstance(target, str):
-        return get_registry().replace(owner, None, target)
-    if new is None:
-        def decorator(function: Any) -> Any:
-            get_registry().replace(owner, target, function)
-            return function
-        return decorator
+    Every form of PatchRegistry.replace works here."""
     return get_registry().replace(owner, target, new)
 
 
@@ -470,7 +681,9 @@ def restore_all() -> list[str]:
 def original(obj: Any) -> Any:
     """What `obj` did before it was replaced. Called at any time from any thread, so every
     registry of the process is asked (tests and benchmarks run reloaders with their own)."""
-    for registry in [get_registry(), *_all_registries]:
+    with _registries_lock:
+        others = list(_all_registries)
+    for registry in [get_registry(), *others]:
         found = registry.original(obj)
         if found is not obj:
             return found

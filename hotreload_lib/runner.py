@@ -113,9 +113,20 @@ def error_info(error: BaseException, path: str, *, interrupted: str = "") -> Err
         for frame, lineno in traceback.walk_tb(error.__traceback__):
             if frame.f_code.co_filename == path:
                 line = lineno
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    text = "".join(traceback.format_exception(type(error), error, _from_the_live_code(error)))
     return ErrorInfo(type=type(error).__name__, message=_message(error, interrupted), file=path, line=line,
                      traceback=text)
+
+
+def _from_the_live_code(error: BaseException) -> types.TracebackType | None:
+    """The traceback without the reloader's own frames in front (where it called compile, exec or
+    teardown): the user reads their file's lines first, as in a traceback of their own program.
+    All of it when every frame is ours (a fault of the reloader itself), but for a SyntaxError,
+    whose own lines show the place."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return tb if tb is not None or isinstance(error, SyntaxError) else error.__traceback__
 
 
 def _message(error: BaseException, interrupted: str) -> str:

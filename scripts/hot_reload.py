@@ -43,6 +43,12 @@ def on_app_started(demo, app) -> None:
     _host().on_app_started(demo, app, EXTENSION_ROOT)
 
 
+def on_ui_tabs():
+    if not _enabled():
+        return []
+    return _host().on_ui_tabs()
+
+
 def on_ui_settings() -> None:
     # Registers the settings, "Enable hot reload" included, so it runs when disabled too.
     _host().on_ui_settings(EXTENSION_ROOT)
@@ -50,3 +56,4 @@ def on_ui_settings() -> None:
 
 script_callbacks.on_app_started(on_app_started)
 script_callbacks.on_ui_settings(on_ui_settings)
+script_callbacks.on_ui_tabs(on_ui_tabs)

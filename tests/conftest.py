@@ -1,4 +1,5 @@
-"""Shared fixtures: real temporary folders, a real watchdog observer, a reloader per test."""
+"""Shared fixtures: real temporary folders, a real watchdog observer, a reloader per test, and the
+page served by a real gradio server on 127.0.0.1."""
 from __future__ import annotations
 
 import time
@@ -8,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from hotreload_lib.demo import DemoPage
 from hotreload_lib.events import EventLog, ReloadEvent
 from hotreload_lib.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
+from hotreload_lib.server import Feed
 
 
 class EventWatcher:
@@ -83,3 +86,24 @@ def write(path: Path, text: str) -> None:
     """Save like an editor that writes in place: one open, write, close."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def serve_page() -> Iterator[Callable[..., DemoPage]]:
+    """Serve the demo page (a gradio app built like the webui's, our routes on it) for a feed, on
+    127.0.0.1; every page is closed afterwards."""
+    pages: list[DemoPage] = []
+
+    def serve(feed: Feed, **options: Any) -> DemoPage:
+        page = DemoPage(feed, **options)
+        pages.append(page)
+        page.launch()
+        return page
+
+    yield serve
+    for page in pages:
+        page.close()
+
+
+def feed_of(reloader: Reloader) -> Feed:
+    return Feed(reloader.events, reloader.registry, lambda: reloader)

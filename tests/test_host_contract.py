@@ -220,3 +220,141 @@ def test_settings_are_registered_in_their_own_section(webui: StandinWebui) -> No
     labels: dict[str, Any] = shared.opts.data_labels
     assert labels["hot_reload_enabled"].section == ("hot_reload", "Hot Reload")
     assert labels["hot_reload_enabled"].default is True
+    assert {labels[key].category_id for key in labels if key.startswith("hot_reload_")} == {"system"}
+
+
+def test_the_polling_setting_switches_the_watcher_at_once(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    live = tmp_path / "live"
+    write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    watcher = events()
+    watcher.file("patch_other.py", "ok")
+    shared.opts.set("hot_reload_polling", True)
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    watcher.file("patch_other.py", "ok")
+    assert (reloader.mode, reloader.mode_reason.endswith("forced by the setting")) == ("polling", True)
+    assert live_threads() == (1, 1)
+
+
+def test_console_lines_show_when_the_webui_configured_no_logging(
+        webui: StandinWebui, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A1111 and Forge leave the root logger without a handler unless --loglevel is given."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    ours = logging.getLogger("hot_reload")
+    try:
+        live = tmp_path / "live"
+        live.mkdir()
+        webui.preload(["--hot-reload-dir", str(live)])
+        webui.start()
+        write(live / "hello.py", "x = 1\n")
+        events().file("hello.py", "ok")
+        assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().err
+    finally:
+        root.handlers[:] = saved
+        ours.handlers.clear()
+        ours.propagate = True
+        ours.setLevel(logging.NOTSET)
+
+
+# -- the page's routes and tab, on each new app -----------------------------------------------------
+PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status")
+
+
+def route_count(app: Any, path: str) -> int:
+    return [getattr(route, "path", None) for route in app.routes].count(path)
+
+
+def test_each_new_app_gets_the_page_routes_exactly_once(webui: StandinWebui, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from modules import script_callbacks
+
+    live = tmp_path / "live"
+    write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+    webui.preload(["--hot-reload-dir", str(live)])
+    apps = [webui.start()]
+    watcher = events()
+    watcher.file("patch_other.py", "ok")
+    for _ in range(2):
+        apps.append(webui.reload_ui())  # the reloader runs already: its files run again
+        watcher.file("patch_other.py", "ok")
+    script_callbacks.fire("app_started", None, apps[-1])  # a host that fires twice for one app
+    watcher.file("patch_other.py", "ok")
+    assert webui.apps_created == 3
+    for app in apps:
+        assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
+    state = TestClient(apps[-1]).get("/hot-reload/status").json()
+    assert state["folder"] == str(live) and state["mode"] in ("native", "polling")
+    assert [(row["owner_file"], row["target"].endswith("greet")) for row in state["active"]] == [
+        ("patch_other.py", True)]
+
+
+def test_disabled_every_callback_returns_at_once(webui: StandinWebui, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from modules import shared
+
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    shared.opts.data["hot_reload_enabled"] = False
+    app = webui.start()
+    assert webui.ui_tabs == []  # type: ignore[attr-defined]
+    assert TestClient(app).get("/hot-reload/status").status_code == 404
+    assert live_threads() == (0, 0)
+    shared.opts.set("hot_reload_enabled", True)  # watching starts at once, the routes with the next app
+    assert TestClient(webui.reload_ui()).get("/hot-reload/status").json()["running"] is True
+
+
+def test_the_page_is_told_why_the_flag_folder_cannot_be_watched(webui: StandinWebui, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    webui.preload(["--hot-reload-dir", str(tmp_path / "missing")])
+    app = webui.start()
+    state = TestClient(app).get("/hot-reload/status").json()
+    assert state["mode"] == "off" and "does not exist" in state["problem"]
+
+
+def test_the_hot_reload_tab_and_the_toast_settings(webui: StandinWebui, tmp_path: Path) -> None:
+    import gradio as gr
+    from modules import shared
+
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    [(blocks, title, elem_id)] = webui.ui_tabs  # type: ignore[attr-defined]
+    assert isinstance(blocks, gr.Blocks) and (title, elem_id) == ("Hot Reload", "hot_reload")
+    labels = shared.opts.data_labels
+    assert labels["hot_reload_success_toasts"].default is True
+    assert labels["hot_reload_toast_seconds"].default == 6
+    assert {labels[key].section for key in ("hot_reload_success_toasts", "hot_reload_toast_seconds")} == {
+        ("hot_reload", "Hot Reload")}
+
+
+def test_sdnext_routes_go_through_its_api_registrar_with_auth(webui: StandinWebui, tmp_path: Path) -> None:
+    """SD.Next: `shared.api.add_api_route(path, fn, auth=True)` adds its auth and a copy of the route
+    under the webui's subpath."""
+    from modules import shared
+
+    calls: list[tuple[str, bool]] = []
+
+    class SdNextApi:
+        def add_api_route(self, path: str, endpoint: Any, auth: bool = True, **kwargs: Any) -> None:
+            calls.append((path, auth))
+            for prefix in ("/sdnext", ""):
+                webui.app.add_api_route(prefix + path, endpoint, **kwargs)  # type: ignore[union-attr]
+
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    shared.api = SdNextApi()
+    try:
+        app = webui.start()
+    finally:
+        del shared.api
+    assert calls == [(path, True) for path in PAGE_PATHS]
+    assert [route_count(app, prefix + path) for prefix in ("/sdnext", "") for path in PAGE_PATHS] == [1, 1, 1, 1]

@@ -248,3 +248,19 @@ def test_latency_is_not_asserted_here_but_a_save_lands_fast_enough_to_use(live_d
     write(live_dir / "fast.py", "x = 1\n")
     watcher.file("fast.py", "ok")
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("source, first_line", [
+    ("import json\n\ndef helper():\n    return json.loads('{')\n\nhelper()\n", 'line 6, in <module>'),
+    ("x = (\n", None),
+])
+def test_tracebacks_start_in_the_live_file_not_in_the_reloader(live_dir: Path, make_reloader,
+                                                               source: str, first_line: str | None) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "tb.py", source)
+    event = watcher.file("tb.py", "error")
+    assert event.error is not None
+    assert "hotreload_lib" not in event.error.traceback
+    if first_line is not None:
+        frames = [line for line in event.error.traceback.splitlines() if line.startswith('  File "')]
+        assert frames[0] == f'  File "{live_dir / "tb.py"}", {first_line}'

@@ -1,0 +1,137 @@
+"""`python -m bench` (or `./dev.sh bench`): run the benchmark, print the tables, write results.json.
+
+    python -m bench                   the whole benchmark (under 10 minutes on 2 cores)
+    python -m bench --quick           tiny counts, to check that it runs (what the CI smoke test does)
+    python -m bench --only latency,rest
+    python -m bench --update-readme   also put the tables into README.md's "Benchmarks" section
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .latency import REPO_ROOT, run_latency
+from .report import check_targets, machine, render
+from .rest import run_rest
+from .scale import run_scale
+from .toast import run_toast
+
+PARTS = ("latency", "rest", "scale", "toast")
+RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
+README = REPO_ROOT / "README.md"
+README_BEGIN = "<!-- bench:results:begin (python -m bench --update-readme writes between these lines) -->"
+README_END = "<!-- bench:results:end -->"
+
+
+@dataclass(frozen=True)
+class Config:
+    saves: int = 200  # per latency row, after the warm-up
+    warmup: int = 10
+    repeats: int = 15  # fresh processes per start-up figure
+    idle_seconds: float = 60.0
+    tree_files: int = 10_000
+    deep_saves: int = 100
+    storm_saves: int = 1_000
+    toast_saves: int = 100
+    seed: int = 7
+
+
+QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
+               toast_saves=3)
+
+
+def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(config.seed)
+    results: dict[str, Any] = {"schema": 1, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                               "command": "python -m bench " + " ".join(sys.argv[1:]), "config": asdict(config),
+                               "machine": machine(work, REPO_ROOT), "errors": {}}
+    steps: dict[str, Callable[[], Any]] = {
+        "latency": lambda: run_latency(work / "latency", logs, saves=config.saves, warmup=config.warmup, rng=rng,
+                                       progress=progress),
+        "rest": lambda: run_rest(work / "rest", logs, repeats=config.repeats, idle_seconds=config.idle_seconds,
+                                 progress=progress),
+        "scale": lambda: run_scale(work / "scale", logs, files=config.tree_files, saves=config.deep_saves,
+                                   warmup=config.warmup, storm_saves=config.storm_saves, rng=rng, progress=progress),
+        "toast": lambda: run_toast(work / "toast", logs, saves=config.toast_saves, rng=rng, progress=progress),
+    }
+    started = time.monotonic()
+    for part in parts:
+        try:
+            results[part] = steps[part]()
+        except Exception as error:  # noqa: BLE001 - one failing part is reported; the others still run
+            results["errors"][part] = f"{error!r}"
+            progress(f"{part} FAILED:\n{traceback.format_exc()}")
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["targets"] = check_targets(results)
+    return results
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        raise SystemExit(f"README.md has no {README_BEGIN!r} … {README_END!r} block to update")
+    head, rest = text.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    README.write_text(f"{head}{README_BEGIN}\n\n{table}\n{README_END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: check that it runs, measure nothing")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of: {', '.join(PARTS)}")
+    parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where results.json goes")
+    parser.add_argument("--saves", type=int, help="saves per latency row (default 200)")
+    parser.add_argument("--idle-seconds", type=float, help="how long the idle reloader is measured (default 60)")
+    parser.add_argument("--update-readme", action="store_true", help="put the tables into README.md")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (files and agents' logs)")
+    args = parser.parse_args(argv)
+    parts = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
+    if args.quick and args.update_readme:
+        parser.error("--quick results are not measurements: they never go into the README")
+    config = QUICK if args.quick else Config()
+    overrides = {"saves": args.saves, "idle_seconds": args.idle_seconds}
+    config = Config(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
+
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="hot-reload-bench-"))
+    results = run(config, parts, work, progress)
+    table = render(results)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    progress(f"results written to {args.out}")
+    if args.update_readme:
+        update_readme(table)
+        progress("README.md updated")
+    if results["errors"] or args.keep:
+        progress(f"work folder with the agents' logs kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Statistics, the machine, the targets, and the tables (Markdown, so the README takes them as they are)."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+Results = dict[str, Any]
+NOT_IMPLEMENTED = "n/a (not implemented)"
+
+
+def summarize(samples: list[float]) -> dict[str, Any]:
+    """n, p50, p95 (nearest rank), max and mean of millisecond samples, rounded to 0.01 ms."""
+    if not samples:
+        return {"n": 0, "p50_ms": None, "p95_ms": None, "max_ms": None, "mean_ms": None}
+    ordered = sorted(samples)
+    p95_index = max(0, -(-95 * len(ordered) // 100) - 1)
+    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[p95_index], 2), "max_ms": round(ordered[-1], 2),
+            "mean_ms": round(statistics.fmean(ordered), 2)}
+
+
+# -- the machine ----------------------------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _file_system(path: Path) -> str:
+    """The file system type of the mount holding `path` (the benchmark's files)."""
+    best, kind = "", "unknown"
+    try:
+        for line in Path("/proc/mounts").read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) > 2 and str(path).startswith(fields[1]) and len(fields[1]) > len(best):
+                best, kind = fields[1], fields[2]
+    except OSError:
+        pass
+    return kind
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _commit(repo: Path) -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def machine(work_dir: Path, repo: Path) -> dict[str, Any]:
+    return {
+        "nproc": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version(),
+        "implementation": sys.implementation.name, "system": f"{platform.system()} {platform.release()}",
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "file_system": _file_system(work_dir), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "switch_interval_ms": sys.getswitchinterval() * 1000, "commit": _commit(repo),
+        "packages": {name: _version(name) for name in ("watchdog", "jurigged", "playwright", "psutil")},
+    }
+
+
+# -- targets --------------------------------------------------------------------------------------
+def find_row(results: Results, subject: str, save: str = "in-place", load: str = "idle") -> dict[str, Any] | None:
+    for row in results.get("latency", []):
+        if row["subject"] == subject and row["save"] == save and row["load"] == load:
+            return row
+    return None
+
+
+def ratio(results: Results, subject: str, save: str = "in-place", load: str = "idle",
+          stat: str = "p50_ms") -> float | None:
+    ours, peer = find_row(results, "ours", save, load), find_row(results, subject, save, load)
+    if not ours or not peer or not ours.get(stat) or peer.get(stat) is None:
+        return None
+    return round(peer[stat] / ours[stat], 1)
+
+
+def _get(data: Any, *path: Any) -> Any:
+    for key in path:
+        if data is None:
+            return None
+        data = data.get(key) if isinstance(data, dict) else (data[key] if key < len(data) else None)
+    return data
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measure: Callable[[Results], float | None]
+    limit: float
+    at_least: bool = False  # a floor (ratios) rather than a ceiling
+    unit: str = "ms"
+
+    def check(self, results: Results) -> dict[str, Any]:
+        value = self.measure(results)
+        met = None if value is None else (value >= self.limit if self.at_least else value <= self.limit)
+        sign = "≥" if self.at_least else "≤"
+        return {"target": f"{self.name} {sign} {self.limit:g} {self.unit}".rstrip(), "measured": value,
+                "unit": self.unit, "met": met}
+
+
+def _latency(save: str, load: str, stat: str) -> Callable[[Results], float | None]:
+    return lambda r: _get(find_row(r, "ours", save, load), stat)
+
+
+def _callbacks(results: Results) -> float | None:
+    callbacks = _get(results, "rest", "callbacks")
+    if not callbacks:
+        return None
+    return round(callbacks["ui_settings_ms"]["median"] + callbacks["app_started_ms"]["median"], 2)
+
+
+def _tree(suffix: str, key: str) -> Callable[[Results], float | None]:
+    def measure(results: Results) -> float | None:
+        for tree in _get(results, "scale", "trees") or []:
+            if tree["suffix"] == suffix:
+                return tree[key] / 1000 if key.endswith("_ms") else tree[key]
+        return None
+
+    return measure
+
+
+def _storm(results: Results) -> float | None:
+    storms = _get(results, "scale", "storms")
+    if not storms:
+        return None
+    return 1.0 if all(s["last_applied"] and s["runs"] < s["saves"] for s in storms) else 0.0
+
+
+TARGETS = [
+    Target("save → applied p50, idle, in-place", _latency("in-place", "idle", "p50_ms"), 5),
+    Target("save → applied p95, idle, in-place", _latency("in-place", "idle", "p95_ms"), 15),
+    Target("save → applied p50, idle, atomic", _latency("atomic", "idle", "p50_ms"), 5),
+    Target("save → applied p95, idle, atomic", _latency("atomic", "idle", "p95_ms"), 15),
+    Target("save → applied p95, busy thread, in-place", _latency("in-place", "busy", "p95_ms"), 40),
+    Target("save → applied p95, busy thread, atomic", _latency("atomic", "busy", "p95_ms"), 40),
+    Target("jurigged p50 ÷ ours p50", lambda r: ratio(r, "jurigged"), 10, at_least=True, unit="×"),
+    Target("2 s scan p50 ÷ ours p50", lambda r: ratio(r, "scan"), 100, at_least=True, unit="×"),
+    Target("save → toast visible p95", lambda r: _get(r, "toast", "painted", "p95_ms"), 100),
+    Target("scripts entry import", lambda r: _get(r, "rest", "entry", "entry_ms", "median"), 5),
+    Target("our start-up callbacks (ui_settings + app_started)", _callbacks, 50),
+    Target("idle CPU", lambda r: _get(r, "rest", "idle", "extra_cpu_percent_of_core"), 0.05, unit="% of a core"),
+    Target("tree of data files (10 000 in 500 folders): start watching", _tree(".txt", "watching_ms"), 1, unit="s"),
+    Target("tree of data files: RSS added", _tree(".txt", "rss_added_mb"), 30, unit="MB"),
+    Target("tree of tiny .py files (10 000): start watching", _tree(".py", "watching_ms"), 1, unit="s"),
+    Target("tree of tiny .py files: RSS added", _tree(".py", "rss_added_mb"), 30, unit="MB"),
+    Target("save storms: fewer runs than saves and the last content applied (1 = yes)", _storm, 1,
+           at_least=True, unit=""),
+]
+
+
+def check_targets(results: Results) -> list[dict[str, Any]]:
+    return [target.check(results) for target in TARGETS]
+
+
+# -- tables ---------------------------------------------------------------------------------------
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def latency_table(results: Results) -> list[str]:
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for row in results.get("latency", []):
+        vs_ours = "1×" if row["subject"] == "ours" else (
+            f"{value}×" if (value := ratio(results, row["subject"], row["save"], row["load"])) is not None else "—")
+        label = f"**{row['label']}**" if row["subject"] == "ours" else row["label"]
+        rows.append([label, row["save"], row["load"], str(row["n"]), _ms(row["p50_ms"]), _ms(row["p95_ms"]),
+                     _ms(row["max_ms"]), f"{row['missed']}/{row['attempted']}", str(row.get("original_seen", 0)),
+                     vs_ours])
+        if row.get("note"):
+            notes.append(f"- {row['label']}, {row['save']}, {row['load']}: {row['note']}")
+    rows.insert(next((i for i, r in enumerate(rows) if "ours" in r[0] and "watch" in r[0]), len(rows)) + 1,
+                ["(b) ours: in-place update of already-loaded modules", "—", "—", "—", NOT_IMPLEMENTED,
+                 "", "", "", "", ""])
+    header = ["subject", "save", "load", "n", "p50 ms", "p95 ms", "max ms", "missed", "original seen", "p50 ÷ ours"]
+    return _table(header, rows) + (["", *notes] if notes else [])
+
+
+def targets_table(results: Results) -> list[str]:
+    marks = {True: "✅ met", False: "❌ missed", None: "— not measured"}
+    rows = [[t["target"], "—" if t["measured"] is None else f"{t['measured']:g} {t['unit']}".rstrip(),
+             marks[t["met"]]] for t in results.get("targets", [])]
+    return _table(["target", "measured", ""], rows)
+
+
+def rest_table(rest: dict[str, Any]) -> list[str]:
+    def median(*path: str) -> str:
+        value = _get(rest, *path, "median")
+        return "—" if value is None else f"{value:.1f} ms (min {_get(rest, *path, 'min'):.1f})"
+
+    idle = rest.get("idle", {})
+    rows = [
+        ["scripts/hot_reload.py executed by the host (stand-in registrars)", median("entry", "entry_ms")],
+        ["… of which ours (registrars as no-ops)", median("entry", "entry_without_registrars_ms")],
+        ["`import hotreload_lib`, bare interpreter / webui's stdlib loaded",
+         f"{median('imports_bare', 'package_ms')} / {median('imports_warm', 'package_ms')}"],
+        ["+ `hotreload_lib.host` (the callbacks' adapter), webui's stdlib loaded",
+         median("imports_warm", "host_ms")],
+        ["+ `hotreload_lib.watch` (watchdog; on the reloader's thread)", median("imports_warm", "watch_ms")],
+        ["ui_settings callback (first to run: loads hotreload_lib)", median("callbacks", "ui_settings_ms")],
+        ["app_started callback (starts the reloader)", median("callbacks", "app_started_ms")],
+        ["… until the reloader watches (its own thread)", median("callbacks", "watching_ms")],
+        [f"idle CPU over {idle.get('seconds', '—')} s: reloader / without / extra (% of a core)",
+         " / ".join(f"{v:.4f}" for v in (*idle.get("cpu_percent_of_core", {}).values(),
+                                          idle.get("extra_cpu_percent_of_core", 0.0)))],
+        ["RSS: reloader / without / extra (MB)",
+         " / ".join(f"{v:.1f}" for v in (*idle.get("rss_mb", {}).values(), idle.get("extra_rss_mb", 0.0)))],
+    ]
+    repeats = _get(rest, "entry", "repeats")
+    return _table([f"cost at rest (median of {repeats} fresh processes)", "measured"], rows)
+
+
+def scale_table(scale: dict[str, Any]) -> list[str]:
+    rows = []
+    for tree in [*scale.get("trees", []), scale.get("control")]:
+        if not tree:
+            continue
+        what = f"{tree['files']} {tree['suffix']} files in {tree['folders']} folders" if tree["files"] else \
+            "control: the live file alone"
+        deep = tree["deep_save"]
+        rows.append([what, f"{tree['watching_ms']:.0f}", f"{tree['initial_ms']:.0f}", str(tree["runs_at_start"]),
+                     f"{tree['rss_added_mb']:.1f}", f"{_ms(deep['p50_ms'])} / {_ms(deep['p95_ms'])} (n={deep['n']})"])
+    lines = _table(["live folder", "watching ms", "all files run ms", "runs at start", "RSS added MB",
+                    "deep save → applied p50 / p95 ms"], rows)
+    for storm in scale.get("storms", []):
+        outcomes = ", ".join(f"{k}: {v}" for k, v in storm["outcomes"].items())
+        applied = (f"yes, {_ms(storm['last_applied_after_ms'])} ms after the last save" if storm["last_applied"]
+                   else "NO")
+        lines += ["", f"Save storm, {storm['save']}: {storm['saves']} saves to one file in {storm['storm_s']:.2f} s → "
+                  f"{storm['runs']} runs ({outcomes}); last content applied: {applied}; runs that read a "
+                  f"half-written file: {storm['half_written_runs']}; calls that saw the original function in "
+                  f"between: {storm['original_seen']}."]
+    return lines
+
+
+def toast_lines(toast: dict[str, Any]) -> list[str]:
+    if toast.get("status") != "ok":
+        return [f"Save → toast: {toast.get('status', 'not run')}: {toast.get('reason', '')}"]
+    dom, painted = toast["dom"], toast["painted"]
+    return [f"Save → toast in headless Chromium {toast.get('chromium', '')} on the demo page ({dom['n']} saves, "
+            f"{toast['missed']} missed): in the DOM p50 {_ms(dom['p50_ms'])} / p95 {_ms(dom['p95_ms'])} ms; "
+            f"painted p50 {_ms(painted['p50_ms'])} / p95 {_ms(painted['p95_ms'])} / max {_ms(painted['max_ms'])} ms."]
+
+
+def machine_line(results: Results) -> str:
+    m = results["machine"]
+    return (f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, {m['system']}, Python {m['python']}, "
+            f"{m['file_system']} file system, load average {m['load_average_at_start'][0]} at start; "
+            f"watchdog {m['packages']['watchdog']}, jurigged {m['packages']['jurigged']}; commit {m['commit']}; "
+            f"{results['duration_s']:.0f} s in all.")
+
+
+def render(results: Results) -> str:
+    config = results["config"]
+    lines = [machine_line(results), "",
+             f"Save → applied, ms from the save's close() (in place) or rename (atomic) until a call in the "
+             f"holding process returns the new code; {config['saves']} saves per row after {config['warmup']} "
+             "warm-up saves; \"busy\": another thread of that process runs Python code without pause.", ""]
+    lines += latency_table(results)
+    if "rest" in results:
+        lines += ["", *rest_table(results["rest"])]
+    if "scale" in results:
+        lines += ["", *scale_table(results["scale"])]
+    if "toast" in results:
+        lines += ["", *toast_lines(results["toast"])]
+    lines += ["", "Targets (issue 7):", "", *targets_table(results)]
+    lines += [f"\n{part} failed: {error}" for part, error in results.get("errors", {}).items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,185 @@
+"""`python -m hotreload_lib demo [DIR]`: the browser side without a webui.
+
+A small gradio page served on 127.0.0.1 and built the way the webui builds its own: a script.js-like
+file defining onUiLoaded, then javascript/hot_reload.js, in the page head; style.css before </body>
+(both through gradio's TemplateResponse, as the webui injects them); A1111's GZip middleware; the
+event stream and status routes added after launch; the "Hot Reload" panel as a tab. It watches DIR
+(default: playground/), where greet.py replaces the page's greet() below.
+
+The browser tests drive this same page, so what a new user sees first is what is tested.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import FileResponse
+
+from .server import Feed, add_routes, server_closing
+from .ui import build_panel
+
+PACKAGE_DIR = Path(__file__).parent
+REPO_ROOT = PACKAGE_DIR.parent
+PLAYGROUND = REPO_ROOT / "playground"
+ASSET_ROUTE = "/hot-reload-demo/"
+# name in the page -> file served: the head scripts in the webui's order, then the stylesheet.
+HEAD_SCRIPTS = {
+    "script.js": PACKAGE_DIR / "demo_script.js",
+    "hot_reload.js": REPO_ROOT / "javascript" / "hot_reload.js",
+}
+STYLESHEETS = {"style.css": REPO_ROOT / "style.css"}
+GZIP_MINIMUM_SIZE = 1000  # as the webui's setup_middleware
+
+
+def greet(name: str) -> str:
+    """What the Greet button says; playground/greet.py replaces it while the demo runs."""
+    return f"Hello, {name or 'stranger'}!"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _asset_url(name: str, path: Path) -> str:
+    # Relative, with the file's mtime as a cache breaker: the webui's own form (file=...?mtime).
+    return f".{ASSET_ROUTE}{name}?{path.stat().st_mtime}"
+
+
+def page_tags() -> tuple[bytes, bytes]:
+    """(what goes before </head>, what goes before </body>)."""
+    head = "".join(f'<script type="text/javascript" src="{_asset_url(name, path)}"></script>\n'
+                   for name, path in HEAD_SCRIPTS.items())
+    body = "".join(f'<link rel="stylesheet" property="stylesheet" href="{_asset_url(name, path)}">'
+                   for name, path in STYLESHEETS.items())
+    return head.encode("utf-8"), body.encode("utf-8")
+
+
+def install_page_tags() -> None:
+    """Put our tags into every page gradio serves, as the webui does (it wraps gradio's
+    TemplateResponse the same way). Once per process; the tags carry the files' current mtimes."""
+    import gradio.routes
+
+    templates = gradio.routes.templates
+    if getattr(templates.TemplateResponse, "hot_reload_demo", False):
+        return
+    original = templates.TemplateResponse
+
+    def template_response(*args: Any, **kwargs: Any) -> Any:
+        response = original(*args, **kwargs)
+        head, body = page_tags()
+        response.body = response.body.replace(b"</head>", head + b"</head>").replace(b"</body>", body + b"</body>")
+        response.init_headers()
+        return response
+
+    template_response.hot_reload_demo = True  # type: ignore[attr-defined]
+    templates.TemplateResponse = template_response
+
+
+def _file_endpoint(path: Path) -> Callable[[], Any]:
+    # No parameters: the route serves this one file and nothing a request names.
+    def serve() -> Any:
+        return FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    return serve
+
+
+def _add_asset_routes(app: Any) -> None:
+    for name, path in {**HEAD_SCRIPTS, **STYLESHEETS}.items():
+        app.add_api_route(ASSET_ROUTE + name, _file_endpoint(path), methods=["GET"], include_in_schema=False)
+
+
+def _add_webui_middleware(app: Any) -> None:
+    """The webui's GZip middleware: the event stream must get through it unbuffered."""
+    app.middleware_stack = None
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE)
+    app.build_middleware_stack()
+
+
+class DemoPage:
+    """The demo's gradio page. launch() builds a new Blocks and app and serves them, as the webui
+    does at start; reload_ui() closes the server and does it again on the same port, as the webui's
+    "Reload UI" does (the page's event stream drops and reconnects)."""
+
+    def __init__(self, feed: Feed, *, host: str = "127.0.0.1", port: int | None = None,
+                 auth: list[tuple[str, str]] | None = None) -> None:
+        self.feed = feed
+        self.host = host
+        self.port = port or free_port(host)
+        self.auth = auth
+        self.demo: Any = None
+        self.app: Any = None
+        self.url = ""
+
+    def build(self) -> Any:
+        import gradio as gr
+
+        reloader = self.feed.reloader()
+        folder = reloader.folder if reloader is not None else None
+        # Built on its own and rendered into the tab, as the webui does with on_ui_tabs' Blocks.
+        panel = build_panel(self.feed)
+        with gr.Blocks(title="sd-webui-hot-reload demo", analytics_enabled=False) as demo:
+            gr.Markdown(
+                "## sd-webui-hot-reload demo\n"
+                f"Watching `{folder}`. Edit `greet.py` there and save: a toast says what was reloaded, and "
+                "**Greet** answers with the new code. Break it (e.g. `1/0`) and save: an error toast with the line. "
+                "Delete it: the original `greet()` is back."
+            )
+            with gr.Tabs():
+                with gr.Tab("Greet"):
+                    # elem_id: the id the webui's script.js waits for before it runs onUiLoaded.
+                    name = gr.Textbox(label="Name", value="webui user", elem_id="txt2img_prompt")
+                    button = gr.Button("Greet", variant="primary", elem_id="hot_reload_demo_greet")
+                    answer = gr.Textbox(label="Greeting", interactive=False, elem_id="hot_reload_demo_answer")
+                    button.click(fn=greet, inputs=[name], outputs=[answer])
+                with gr.Tab("Hot Reload", elem_id="tab_hot_reload"):
+                    panel.render()
+        return demo
+
+    def launch(self) -> str:
+        install_page_tags()
+        self.demo = self.build()
+        self.demo.queue()
+        app, _local_url, _share_url = self.demo.launch(
+            server_name=self.host, server_port=self.port, auth=self.auth, prevent_thread_lock=True,
+            quiet=True, show_api=False,
+        )
+        _add_webui_middleware(app)
+        _add_asset_routes(app)
+        add_routes(app, self.feed, closing=server_closing(self.demo))
+        self.app = app
+        self.url = f"http://{self.host}:{self.port}/"
+        return self.url
+
+    def reload_ui(self) -> str:
+        self.demo.close()
+        return self.launch()
+
+    def close(self) -> None:
+        if self.demo is not None:
+            self.demo.close()
+            self.demo = self.app = None
+
+
+def run(folder: Path, force_polling: str, port: int | None) -> int:
+    """The command: watch `folder` with this process's reloader, serve the page until Ctrl+C."""
+    from .reloader import ensure_started, shutdown
+    from .server import process_feed
+
+    ensure_started(folder, force_polling=force_polling)
+    page = DemoPage(process_feed(), port=port)
+    try:
+        url = page.launch()
+        print(f"hot reload demo: open {url} and edit the .py files in {folder} (Ctrl+C stops)", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.close()
+        shutdown()
+    return 0

@@ -1,0 +1,80 @@
+"""The benchmark end to end with tiny counts (`python -m bench --quick`): it runs every part against
+the real subjects and writes results.json of the documented shape. No timing is asserted anywhere:
+speed is what the full benchmark measures, on a quiet machine."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import TARGETS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STATS = {"n", "p50_ms", "p95_ms", "max_ms", "mean_ms"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-5000:]}"
+    return json.loads(out.read_text(encoding="utf-8")), run.stdout
+
+
+def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) -> None:
+    results, _ = quick_run
+    assert results["schema"] == 1
+    assert results["errors"] == {}
+    assert {"latency", "rest", "scale", "toast", "targets", "duration_s", "config"} <= set(results)
+    assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
+
+
+def test_every_subject_was_measured_and_ours_applied_its_saves(quick_run: tuple[dict, str]) -> None:
+    results, _ = quick_run
+    rows = {(row["subject"], row["save"], row["load"]): row for row in results["latency"]}
+    for subject in ("floor", "ours", "ours-cli", "jurigged", "scan"):
+        assert (subject, "in-place", "idle") in rows, subject
+    assert ("ours", "in-place", "busy") in rows and ("ours", "atomic", "idle") in rows
+    for row in rows.values():
+        assert STATS <= set(row) and {"attempted", "missed", "label"} <= set(row)
+    for key, row in rows.items():
+        if key[0] == "ours":  # a reloader that stopped applying saves leaves n == 0 here
+            assert row["n"] >= 1, row
+
+
+def test_rest_scale_and_storm_report_their_figures(quick_run: tuple[dict, str]) -> None:
+    results, _ = quick_run
+    rest, scale = results["rest"], results["scale"]
+    assert {"imports_bare", "imports_warm", "entry", "callbacks", "idle"} <= set(rest)
+    assert rest["entry"]["hotreload_lib_imported"] is False  # the entry stays lazy
+    assert rest["idle"]["mode"] in {"native", "polling"}
+    assert [tree["suffix"] for tree in scale["trees"]] == [".txt", ".py"]
+    for tree in [*scale["trees"], scale["control"]]:
+        assert {"watching_ms", "initial_ms", "rss_added_mb", "runs_at_start"} <= set(tree)
+        assert tree["deep_save"]["n"] >= 1
+    assert scale["trees"][1]["runs_at_start"] >= results["config"]["tree_files"]  # every .py ran at start
+    assert [storm["save"] for storm in scale["storms"]] == ["in-place", "atomic"]
+    assert all(storm["last_applied"] for storm in scale["storms"])
+
+
+def test_toast_part_ran_or_says_why_not(quick_run: tuple[dict, str]) -> None:
+    results, _ = quick_run
+    toast = results["toast"]
+    assert toast["status"] in {"ok", "skipped"}, toast
+    if toast["status"] == "ok":
+        assert toast["painted"]["n"] >= 1
+    else:
+        assert toast["reason"]
+
+
+def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
+    results, stdout = quick_run
+    assert [t["target"].split(" ≤ ")[0].split(" ≥ ")[0] for t in results["targets"]] == [t.name for t in TARGETS]
+    for target in results["targets"]:
+        assert {"target", "measured", "unit", "met"} <= set(target)
+    assert "| subject | save | load |" in stdout and "Targets (issue 7):" in stdout
+    assert "n/a (not implemented)" in stdout
