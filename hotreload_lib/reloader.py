@@ -539,12 +539,12 @@ class Reloader:
 
     def _publish(self, path: Path, outcome: str, message: str, *, log_it: bool = True,
                  **fields: Any) -> ReloadEvent:
-        event = self.events.publish(file=self._display(path), path=str(path), outcome=outcome,
-                                    message=message, **fields)
+        fields.update(file=self._display(path), path=str(path), outcome=outcome, message=message)
         if log_it:
+            # Logged first: whoever the event wakes finds the console line already written.
             level = {"error": logging.ERROR, "running": logging.WARNING}.get(outcome, logging.INFO)
-            log.log(level, event.log_line())
-        return event
+            log.log(level, ReloadEvent(seq=0, time=0.0, **fields).log_line())
+        return self.events.publish(**fields)
 
     def _notice(self, message: str, outcome: str, *, log_it: bool = True) -> None:
         self._publish(self.folder, outcome, message, log_it=log_it)
