@@ -191,6 +191,8 @@ class Reloader:
             self._retry_at = 0.0
             self._guarded(self._check_health, first=True)
             self._guarded(self._run_all)
+            if self._watch is not None:
+                self._announce()
             next_health = time.monotonic() + self.timings.health_interval
             while not self._stopping.is_set():
                 paths = self._pending.take_due(self.timings.health_interval)
@@ -244,8 +246,13 @@ class Reloader:
         except ImportError as error:
             raise WatchdogMissing(f"the Python package watchdog is missing ({error}): {WATCHDOG_FIX}") from error
         options = {"native": self.native_observer} if self.native_observer is not None else {}
-        watch = start_observer(self.folder, self._pending.add, force_polling=self.force_polling, **options)
-        self._watch, self._watch_since = watch, time.monotonic()
+        self._watch = start_observer(self.folder, self._pending.add, force_polling=self.force_polling, **options)
+        self._watch_since = time.monotonic()
+
+    def _announce(self) -> None:
+        """Say how the folder is watched. At start only once the files present have run: who reads
+        the line (or waits for the mode) can save and know the save is not mixed into that first pass."""
+        watch = self._watch
         self.mode, self.mode_reason = watch.mode, f"{watch.backend}: {watch.reason}"
         if watch.fallback:
             log.warning("[Hot Reload] watching %s by polling: %s", self.folder, watch.reason)
@@ -303,6 +310,7 @@ class Reloader:
             return
         self._last_watch_error = ""
         if not first:
+            self._announce()
             self._notice(f"watching {self.folder} again ({self.mode})", "info")
             self._resync(self.folder)
 
@@ -531,12 +539,12 @@ class Reloader:
 
     def _publish(self, path: Path, outcome: str, message: str, *, log_it: bool = True,
                  **fields: Any) -> ReloadEvent:
-        event = self.events.publish(file=self._display(path), path=str(path), outcome=outcome,
-                                    message=message, **fields)
+        fields.update(file=self._display(path), path=str(path), outcome=outcome, message=message)
         if log_it:
+            # Logged first: whoever the event wakes finds the console line already written.
             level = {"error": logging.ERROR, "running": logging.WARNING}.get(outcome, logging.INFO)
-            log.log(level, event.log_line())
-        return event
+            log.log(level, ReloadEvent(seq=0, time=0.0, **fields).log_line())
+        return self.events.publish(**fields)
 
     def _notice(self, message: str, outcome: str, *, log_it: bool = True) -> None:
         self._publish(self.folder, outcome, message, log_it=log_it)

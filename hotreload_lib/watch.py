@@ -103,16 +103,20 @@ class LiveFolderHandler(FileSystemEventHandler):
             seen = self.probe_seen.get(path)
             if seen is not None:
                 seen.set()
+        quiet = CLOSE_GRACE if self.close_events else QUIET_PERIOD
         if isinstance(event, (DirCreatedEvent, DirDeletedEvent, DirMovedEvent)):
-            # A folder moved in or out carries files no event names: rescan it.
+            # A folder moved in or out carries files no event names: rescan it. One that appears is
+            # scanned after the quiet period, so files still being written into it run complete
+            # (through their own events first); one that is gone is handled at once.
+            appeared = paths[-1] if isinstance(event, (DirCreatedEvent, DirMovedEvent)) else ""
             for path in paths:
                 if is_watched_dir(self.folder, path):
-                    self.sink(path, 0.0)
+                    self.sink(path, quiet if path == appeared else 0.0)
             return
         if isinstance(event, (FileClosedEvent, FileDeletedEvent, FileMovedEvent)):
             delay = 0.0
         elif isinstance(event, (FileModifiedEvent, FileCreatedEvent)):
-            delay = CLOSE_GRACE if self.close_events else QUIET_PERIOD
+            delay = quiet
         else:
             return
         for path in paths:
