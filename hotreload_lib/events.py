@@ -27,6 +27,11 @@ class ErrorInfo:
     line: int | None
     traceback: str
 
+    @property
+    def summary(self) -> str:
+        """`ValueError: boom`, or just `KeyboardInterrupt` when there is no message."""
+        return f"{self.type}: {self.message}" if self.message else self.type
+
 
 @dataclass(frozen=True)
 class ReloadEvent:

@@ -395,20 +395,25 @@ class PatchRegistry:
     def restore_all(self) -> list[str]:
         return self.remove_layers(lambda slot, layer: True)
 
-    def drop_owner(self, owner: str) -> list[str]:
-        """Undo everything a live file replaced (it was deleted, or is about to run again)."""
-        return self.remove_layers(lambda slot, layer: layer.owner == owner)
+    def drop_owner(self, owner: str) -> tuple[list[str], list[str]]:
+        """Undo everything a live file replaced (it was deleted, or hot reload stops): the labels
+        of the targets restored, and the notes (another tool's change kept)."""
+        return self._remove_layers(lambda slot, layer: layer.owner == owner)
 
     def remove_layers(self, predicate: Callable[[Slot, Layer], bool]) -> list[str]:
         """Remove matching layers; returns the labels of the targets that changed, then the notes
         (another tool's change kept). The notes also go to the running live file's event, or the log."""
+        labels, notes = self._remove_layers(predicate)
+        return labels + notes
+
+    def _remove_layers(self, predicate: Callable[[Slot, Layer], bool]) -> tuple[list[str], list[str]]:
         with self._lock:
             notes: list[str] = []
             removed = self._take_layers(predicate, notes)
             slots = {slot for slot, _, _ in removed}
             self._apply_all(slots, notes)
             self._report(notes)
-            return sorted({slot.label for slot in slots}) + notes
+            return sorted({slot.label for slot in slots}), notes
 
     def original(self, obj: Any) -> Any:
         """What `obj` did before any replacement (itself, when it was never replaced).

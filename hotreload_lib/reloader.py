@@ -133,7 +133,7 @@ class Reloader:
             self._calls.changed.notify_all()  # the overseer interrupts at once
         if thread is None:
             if undo:
-                self._undo()
+                self._undo(stopping=True)
         elif thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -231,13 +231,13 @@ class Reloader:
         if not self._inactive:
             self.mode = "stopped"
         if undo:
-            self._undo()
+            self._undo(stopping=True)
 
-    def _undo(self) -> None:
+    def _undo(self, *, stopping: bool = False) -> None:
         for key in sorted(self.files):
             live = self.files.get(key)
             if live is not None:
-                self._remove(live.path)
+                self._remove(live.path, stopping=stopping)
 
     # -- watching ---------------------------------------------------------------------------
     def _start_watching(self) -> None:
@@ -411,7 +411,7 @@ class Reloader:
             live = self._live_file(path)
             live.outcome, live.stamp = "error", file_stamp(path)
             info = error_info(error, str(path))
-            self._publish(path, "error", f"{info.type}: {info.message} ({self._kept(live)})", error=info)
+            self._publish(path, "error", f"{info.summary} ({self._kept(live)})", error=info)
             return
         live = self._live_file(path)
         digest = source.digest
@@ -425,7 +425,7 @@ class Reloader:
         live.digest = digest
         notes = list(result.notes)
         if teardown_error is not None:
-            notes.insert(0, f"teardown() failed: {teardown_error.type}: {teardown_error.message}")
+            notes.insert(0, f"teardown() failed: {teardown_error.summary}")
         if result.ok:
             live.module, live.outcome, live.needs_teardown = result.module, "ok", True
             what = ", ".join(f"{r.target} ({r.mode})" for r in result.replaced) or "nothing replaced"
@@ -436,23 +436,30 @@ class Reloader:
         else:
             assert result.error is not None
             live.outcome = "error"
-            self._publish(path, "error", f"{result.error.type}: {result.error.message} ({self._kept(live)})",
+            self._publish(path, "error", f"{result.error.summary} ({self._kept(live)})",
                           duration_ms=result.duration_ms, notes=tuple(notes), error=result.error)
 
     @staticmethod
     def _kept(live: LiveFile) -> str:
         return "kept the last good version" if live.module is not None else "nothing replaced"
 
-    def _remove(self, path: Path) -> None:
+    def _remove(self, path: Path, *, stopping: bool = False) -> None:
+        """Undo a live file's replacements: the file is gone, or (`stopping`) hot reload stops."""
         live = self.files.pop(str(path), None)
         if live is None:
             return
         teardown_error = call_teardown(live.module, self._calls) if live.needs_teardown else None
-        restored = self.registry.drop_owner(str(path))
+        restored, kept = self.registry.drop_owner(str(path))
         forget_module(live.module_name)
-        notes = (f"teardown() failed: {teardown_error.type}: {teardown_error.message}",) if teardown_error else ()
+        notes = [f"teardown() failed: {teardown_error.summary}"] if teardown_error else []
         what = ", ".join(restored) or "nothing to restore"
-        self._publish(path, "removed", f"removed: restored {what}", restored=tuple(restored), notes=notes)
+        if stopping:
+            # The file is still there: not a "Removed" toast, which would send the user looking for it.
+            self._publish(path, "info", f"hot reload stopped: restored {what}", restored=tuple(restored),
+                          notes=tuple(notes + kept))
+        else:
+            self._publish(path, "removed", f"removed: restored {what}", restored=tuple(restored),
+                          notes=tuple(notes + kept))
 
     # -- the overseer: live code that runs long -------------------------------------------
     def _oversee(self, done: threading.Event) -> None:
@@ -527,7 +534,7 @@ class Reloader:
             return
         info = error_info(args.exc_value, path)
         name = getattr(args.thread, "name", "?")
-        self._publish(Path(path), "error", f"thread {name!r} ended with {info.type}: {info.message} "
+        self._publish(Path(path), "error", f"thread {name!r} ended with {info.summary} "
                       "(the file's replacements stay active)", error=info)
 
     # -- events -----------------------------------------------------------------------------

@@ -174,6 +174,9 @@ def test_disabled_means_no_thread_and_toggling_starts_and_stops(webui: StandinWe
     assert live_threads() == (1, 1)
     shared.opts.set("hot_reload_enabled", False)
     assert live_threads() == (0, 0)
+    stopped = watcher.file("patch_other.py")
+    # The file is still there: switching off is no "Removed" toast.
+    assert (stopped.outcome, stopped.message.startswith("hot reload stopped: restored")) == ("info", True)
     from modules import script_loading
 
     other = [m for p, m in script_loading.loaded_scripts.items() if p.endswith("other_ext.py")][-1]

@@ -264,3 +264,10 @@ def test_tracebacks_start_in_the_live_file_not_in_the_reloader(live_dir: Path, m
     if first_line is not None:
         frames = [line for line in event.error.traceback.splitlines() if line.startswith('  File "')]
         assert frames[0] == f'  File "{live_dir / "tb.py"}", {first_line}'
+
+
+def test_an_exception_without_a_message_reads_cleanly(live_dir: Path, make_reloader) -> None:
+    _, watcher = make_reloader()
+    write(live_dir / "kbd.py", "raise KeyboardInterrupt\n")
+    event = watcher.file("kbd.py", "error")
+    assert event.message == "KeyboardInterrupt (nothing replaced)"

@@ -451,7 +451,7 @@ def test_every_form_of_replace(targets: types.ModuleType, registry: PatchRegistr
             targets.Widget().method(1), targets.CONSTANT) == (
         "decorator", "dotted decorator", "module path + name", "dotted", "by object", None)
     assert registry.owners() == {"forms.py"}
-    assert len(registry.drop_owner("forms.py")) == 6
+    assert len(registry.drop_owner("forms.py")[0]) == 6
     assert targets.CONSTANT == 42 and targets.plain(1)[0] == "orig"
     with pytest.raises(ValueError, match="the replacement is the current object"):
         registry.replace(targets, "plain", targets.plain)
@@ -575,8 +575,9 @@ def test_fallbacks_and_foreign_patches_show_in_the_reload_events(live_dir: Path,
         targets.builtin_alias = max
         (live_dir / "chain.py").unlink()
         event = watcher.file("chain.py", "removed")
-        said = " ".join(event.restored + event.notes)
-        assert f"another tool changed the value of {targets.__name__}.builtin_alias" in said
+        assert any(f"another tool changed the value of {targets.__name__}.builtin_alias" in note
+                   for note in event.notes)
+        assert not [label for label in event.restored if "another tool" in label]
         assert targets.builtin_alias is max
 
 
