@@ -12,6 +12,7 @@ import types
 from pathlib import Path
 
 import pytest
+from watchdog.observers import Observer
 
 from hotreload_lib.registry import PatchRegistry
 from tests.conftest import write
@@ -271,3 +272,20 @@ def test_an_exception_without_a_message_reads_cleanly(live_dir: Path, make_reloa
     write(live_dir / "kbd.py", "raise KeyboardInterrupt\n")
     event = watcher.file("kbd.py", "error")
     assert event.message == "KeyboardInterrupt (nothing replaced)"
+
+
+class SilentObserver(Observer):  # type: ignore[misc,valid-type]
+    """The platform's observer on a file system that delivers no events (WSL /mnt, Docker Desktop
+    bind mounts, network shares): it starts fine and then reports nothing."""
+
+    def schedule(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_a_native_watcher_that_stays_silent_is_replaced_by_polling(live_dir: Path, make_reloader) -> None:
+    reloader, watcher = make_reloader(native_observer=SilentObserver)
+    assert reloader.mode == "polling"
+    assert "no event from the native watcher (SilentObserver) within 1 s" in reloader.mode_reason
+    write(live_dir / "polled.py", patch_source("polled anyway"))
+    watcher.file("polled.py", "ok")
+    assert GREET_ALIAS("p") == "polled anyway p"
