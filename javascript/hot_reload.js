@@ -188,8 +188,13 @@ var hotReload = {
             });
         } else if (event.outcome === "deferred") {
             hotReload.show({kind: "info", file: file, title: "Deferred " + file, lines: [event.message], notes: event.notes});
-        } else if (event.outcome !== "running") {
-            hotReload.show({kind: "info", file: file, title: file ? file : "Hot reload", lines: [event.message], notes: event.notes});
+        } else if (event.outcome === "running") {
+            // One per file, replaced by each newer notice, until the run ends (ok, error, removed).
+            hotReload.resolve(file, ".hot-reload-running");
+            hotReload.show({kind: "running", file: file, title: "Still running: " + file, lines: [event.message]});
+        } else {
+            var about = file && file !== "." ? file : "Hot reload"; // "." is the live folder itself
+            hotReload.show({kind: "info", file: file, title: about, lines: [event.message], notes: event.notes});
         }
     },
 
@@ -245,7 +250,7 @@ var hotReload = {
         }
 
         box.appendChild(node);
-        if (toast.kind !== "error") hotReload.expireLater(node);
+        if (toast.kind !== "error" && toast.kind !== "running") hotReload.expireLater(node);
         hotReload.trim(box);
         return node;
     },
@@ -273,11 +278,11 @@ var hotReload = {
         if (node.parentNode) node.parentNode.removeChild(node);
     },
 
-    // A newer event of a file settles its earlier error: that toast goes.
-    resolve: function(file) {
+    // A newer event of a file settles its earlier error or "still running" notice: that toast goes.
+    resolve: function(file, selector) {
         if (!file) return;
-        var errors = hotReload.container().querySelectorAll(".hot-reload-error");
-        Array.prototype.forEach.call(errors, function(node) {
+        var settled = hotReload.container().querySelectorAll(selector || ".hot-reload-error, .hot-reload-running");
+        Array.prototype.forEach.call(settled, function(node) {
             if (node.hotReloadFile === file) hotReload.dismiss(node);
         });
     },

@@ -318,3 +318,17 @@ def test_a_refused_stream_is_retried_only_while_hot_reload_is_on(
         assert (len(asked) > 1) is retried, asked
     finally:
         context.close()
+
+
+def test_a_long_run_shows_still_running_until_it_ends(make_reloader: Callable[..., Any],
+                                                      serve_page: Callable[..., DemoPage],
+                                                      open_page: Callable[..., Any], live_dir: Path) -> None:
+    from hotreload_lib.reloader import Timings
+
+    reloader, watcher = make_reloader(timings=Timings(running_notice_after=0.5))
+    page = open_page(serve_page(feed_of(reloader)).url)
+    write(live_dir / "slow.py", "import time\nfor _ in range(25):\n    time.sleep(0.1)\n")
+    wait_toast(page, ".hot-reload-running", "Still running: slow.py")
+    watcher.file("slow.py", "ok")
+    wait_toast(page, ".hot-reload-success", "Reloaded slow.py")
+    expect(page.locator("#hot-reload-toasts .hot-reload-running")).to_have_count(0)
