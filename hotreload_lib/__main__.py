@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from .events import ReloadEvent
-from .reloader import ensure_started, get_events, shutdown
+from .reloader import ensure_started, get_events, get_reloader, shutdown
 
 
 def _print_event(event: ReloadEvent) -> None:
@@ -21,15 +21,26 @@ def _print_event(event: ReloadEvent) -> None:
 
 
 def watch(folder: Path, force_polling: str) -> int:
-    get_events().subscribe(_print_event)
+    """Until interrupted (exit 0), or until the reloader cannot work at all (exit 1: watchdog is
+    missing; the event said why), so a script driving it is not left waiting."""
+    events = get_events()
+    events.subscribe(_print_event)
+    inactive = threading.Event()
+
+    def note_inactive(event: ReloadEvent) -> None:
+        reloader = get_reloader()
+        if reloader is not None and reloader.mode == "inactive":
+            inactive.set()
+
+    events.subscribe(note_inactive)
     ensure_started(folder, force_polling=force_polling)
     try:
-        threading.Event().wait()
+        inactive.wait()
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         shutdown()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -289,3 +289,13 @@ def test_a_native_watcher_that_stays_silent_is_replaced_by_polling(live_dir: Pat
     write(live_dir / "polled.py", patch_source("polled anyway"))
     watcher.file("polled.py", "ok")
     assert GREET_ALIAS("p") == "polled anyway p"
+
+
+def test_cli_exits_with_an_error_when_watchdog_is_missing(live_dir: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    blocked = ("import sys; sys.modules['watchdog'] = None; from hotreload_lib.__main__ import main; "
+               f"sys.exit(main(['watch', {str(live_dir)!r}]))")
+    result = subprocess.run([sys.executable, "-c", blocked], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    event = json.loads(result.stdout.splitlines()[-1])
+    assert event["outcome"] == "error" and "watchdog is missing" in event["message"]
