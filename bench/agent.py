@@ -80,7 +80,9 @@ class Agent:
         rss_before = psutil.Process().memory_info().rss
         started = time.perf_counter()
         reloader = ensure_started(self.folder)
-        while reloader.mode == "starting" and time.perf_counter() - started < 60:
+        # Watching starts before the files present run (their runs are initial_ms): wait for the
+        # observer, or for a mode that says it will not come.
+        while reloader.observer is None and reloader.mode == "starting" and time.perf_counter() - started < 60:
             time.sleep(0.0005)
         self.startup.update(watching_ms=(time.perf_counter() - started) * 1000, mode=reloader.mode,
                             mode_reason=reloader.mode_reason, rss_before=rss_before, started=started)

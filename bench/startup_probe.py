@@ -22,10 +22,12 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-# Standard modules every webui has imported long before an extension loads (gradio, FastAPI and
-# torch pull them in); "warm" timings import them first, so only what we add is counted.
+# Modules every webui has imported long before an extension's callbacks run: the host imports
+# gradio and FastAPI (and torch) before it even preloads extensions, and they pull in these standard
+# modules; "warm" timings import them first, so only what we add is counted.
 HOST_PRELOADED = ("argparse", "contextlib", "dataclasses", "importlib.util", "inspect", "json", "linecache",
-                  "logging", "pathlib", "threading", "tokenize", "traceback", "typing", "weakref")
+                  "logging", "pathlib", "threading", "tokenize", "traceback", "typing", "weakref",
+                  "fastapi", "gradio")
 
 
 def _preload_host_stdlib() -> None:
