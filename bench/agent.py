@@ -84,7 +84,10 @@ class Agent:
         # observer, or for a mode that says it will not come.
         while reloader.observer is None and reloader.mode == "starting" and time.perf_counter() - started < 60:
             time.sleep(0.0005)
-        self.startup.update(watching_ms=(time.perf_counter() - started) * 1000, mode=reloader.mode,
+        watching_ms = (time.perf_counter() - started) * 1000
+        while reloader.mode == "starting" and time.perf_counter() - started < 600:
+            time.sleep(0.0005)  # the mode (native or polling) is announced once the first runs are done
+        self.startup.update(watching_ms=watching_ms, mode=reloader.mode,
                             mode_reason=reloader.mode_reason, rss_before=rss_before, started=started)
         return values
 

@@ -46,6 +46,7 @@ from .runner import (
 
 log = logging.getLogger("hot_reload")
 OBSERVER_JOIN_TIMEOUT = 2.0
+HALF_WRITTEN_NS = 50_000_000  # an empty file younger than this is taken as a save in progress
 WATCHDOG_FIX = ('install it into the webui\'s Python (restart the webui so install.py runs, or: '
                 'python -m pip install "watchdog>=3,<7")')
 
@@ -412,6 +413,12 @@ class Reloader:
             live.outcome, live.stamp = "error", file_stamp(path)
             info = error_info(error, str(path))
             self._publish(path, "error", f"{info.summary} ({self._kept(live)})", error=info)
+            return
+        if not again and not source.data and time.time_ns() - source.stamp[0] < HALF_WRITTEN_NS:
+            # Empty and just written: most often a save caught between its truncation and its write
+            # (a storm of saves, format-on-save). Running it would undo every replacement until the
+            # next run; its close event, or this retry, runs what the file holds by then.
+            self._pending.add(str(path), HALF_WRITTEN_NS / 1e9)
             return
         live = self._live_file(path)
         digest = source.digest

@@ -299,3 +299,23 @@ def test_cli_exits_with_an_error_when_watchdog_is_missing(live_dir: Path) -> Non
     assert result.returncode == 1
     event = json.loads(result.stdout.splitlines()[-1])
     assert event["outcome"] == "error" and "watchdog is missing" in event["message"]
+
+
+def test_an_empty_file_caught_mid_save_does_not_undo_the_replacements(live_dir: Path, make_reloader) -> None:
+    """A save caught between its truncation and its write (storms, format-on-save) reads empty."""
+    _, watcher = make_reloader()
+    write(live_dir / "mid.py", patch_source("before"))
+    watcher.file("mid.py", "ok")
+    for _ in range(5):
+        (live_dir / "mid.py").write_text("", encoding="utf-8")  # closed empty: a close event
+        time.sleep(0.01)
+        write(live_dir / "mid.py", patch_source("after"))
+        event = watcher.file("mid.py", "ok")
+        assert event.replaced, f"an empty in-between version ran: {event.message}"
+        assert GREET_ALIAS("m") == "after m"
+        write(live_dir / "mid.py", patch_source("before"))
+        watcher.file("mid.py", "ok")
+    # A file really emptied still runs (and so undoes its replacements), a moment later.
+    (live_dir / "mid.py").write_text("", encoding="utf-8")
+    assert watcher.file("mid.py", "ok").replaced == ()
+    assert GREET_ALIAS("m") == "hello m"
