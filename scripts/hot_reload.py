@@ -9,6 +9,8 @@ from modules import script_callbacks
 
 # Captured now: the host executes this file from its location, and the folder name is not ours.
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Also hotreload_lib.host.OPT_ENABLED: read here so that a disabled extension's callbacks return
+# before anything of hotreload_lib is loaded.
 ENABLED_OPTION = "hot_reload_enabled"
 
 
