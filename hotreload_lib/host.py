@@ -107,7 +107,6 @@ def add_page_routes(demo: Any, app: Any) -> None:
 def start_watching(extension_root: str) -> None:
     """Start the reloader once per process; when it runs already ("Reload UI"), run every live file
     again, since the host re-created the script modules they may have patched."""
-    _last_extension_root[:] = [extension_root]
     folder, problem = live_folder(extension_root)
     _folder_problem[0] = problem
     if folder is None:
