@@ -19,7 +19,6 @@ it fails, the layers it made are removed and the old ones go back where they wer
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 import time
@@ -29,15 +28,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .inplace import InPlacePatch, function_kind, strip_same_decorators, unwrap_patchable
+from .inplace import InPlacePatch, unwrap_patchable
+from .targets import (
+    ATTRIBUTE_ONLY_NOTE,
+    MISSING,
+    Site,
+    adapted,
+    attribute_reason,
+    bound,
+    check_settable,
+    in_place_target,
+    kind_mismatch,
+    locate,
+    resolve_target,
+)
 
+__all__ = ["ATTRIBUTE_ONLY_NOTE", "MANUAL_OWNER", "PatchRegistry", "Replacement", "original", "replace", "restore",
+           "restore_all"]
 MANUAL_OWNER = "<manual>"
-ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
-_MISSING = object()
-_KIND_NAMES = {
-    "function": "a plain function", "coroutine": "an async function", "generator": "a generator function",
-    "async_generator": "an async generator function",
-}
 log = logging.getLogger(__name__)
 
 
@@ -48,29 +56,6 @@ class ReplacementInfo:
     target: str
     mode: str  # "in-place" or "attribute"
     note: str = ""
-
-
-@dataclass(eq=False)
-class Site:
-    """Where replace() found its target: `owner.name`, and how Python resolves that name.
-
-    where: "own" (stored on the owner: module/class dict, instance dict or __slots__ entry),
-    "inherited" (a class inherits it), "class" (an instance gets it from its class),
-    "dynamic" (only `getattr` finds it: `__getattr__`, a metaclass).
-    """
-
-    owner: Any
-    name: str
-    label: str
-    where: str
-    current: Any  # the raw value found (a staticmethod stays a staticmethod)
-    in_namespace: bool  # read and written through the owner's __dict__
-
-    def read(self) -> Any:
-        """The raw value at this site now (_MISSING when it is not stored on the owner)."""
-        if self.in_namespace:
-            return _namespace(self.owner).get(self.name, _MISSING)  # type: ignore[union-attr]
-        return getattr(self.owner, self.name, _MISSING)
 
 
 @dataclass(eq=False)
@@ -85,6 +70,7 @@ class Layer:
 class Slot:
     label: str
     layers: list[Layer]
+    key: tuple[Any, ...]  # where the registry files it: one slot per function object, or per attribute
 
     def apply(self) -> None:
         """Make the top layer (or the original) effective."""
@@ -98,6 +84,10 @@ class Slot:
         """Let go of the target, leaving the other tool's change as it is."""
         raise NotImplementedError
 
+    def callable_original(self, site: Site) -> Any:
+        """The original, in the form `owner.name` gave it before the patch (a classmethod bound)."""
+        raise NotImplementedError
+
 
 class InPlaceSlot(Slot):
     def __init__(self, label: str, func: types.FunctionType, caches: list[Any]) -> None:
@@ -105,6 +95,7 @@ class InPlaceSlot(Slot):
         self.layers = []
         self.patch = InPlacePatch(func)
         self.caches = caches
+        self.key = ("fn", id(func))
 
     def apply(self) -> None:
         if self.layers:
@@ -120,6 +111,10 @@ class InPlaceSlot(Slot):
         self.patch.retire()
         self._clear_caches()
 
+    def callable_original(self, site: Site) -> Any:
+        clone = self.patch.original
+        return types.MethodType(clone, site.owner) if isinstance(site.current, classmethod) else clone
+
     def _clear_caches(self) -> None:
         # The cached results came from the code that ran before: callers must not get them.
         for cache in self.caches:
@@ -132,12 +127,13 @@ class AttributeSlot(Slot):
         self.reason = reason  # why not in place: every layer on this attribute carries it
         self.layers = []
         self.site = site
-        self.original = site.read()  # what goes back; _MISSING: the name is deleted again
+        self.original = site.read()  # what goes back; MISSING: the name is deleted again
         self.last_set = self.original
+        self.key = ("attr", id(site.owner), site.name)
 
     def apply(self) -> None:
         value = self.original if not self.layers else self.layers[-1].new
-        if value is _MISSING:
+        if value is MISSING:
             with contextlib.suppress(AttributeError):
                 delattr(self.site.owner, self.site.name)
         else:
@@ -150,96 +146,9 @@ class AttributeSlot(Slot):
     def release(self) -> None:
         pass
 
-
-def _namespace(owner: Any) -> dict[str, Any] | types.MappingProxyType[str, Any] | None:
-    namespace = getattr(owner, "__dict__", None)
-    return namespace if isinstance(namespace, (dict, types.MappingProxyType)) else None
-
-
-def describe(owner: Any, name: str) -> str:
-    if isinstance(owner, types.ModuleType):
-        return f"{owner.__name__}.{name}"
-    if isinstance(owner, type):
-        return f"{owner.__module__}.{owner.__qualname__}.{name}"
-    return f"{type(owner).__module__}.{type(owner).__qualname__}(instance).{name}"
-
-
-def locate(owner: Any, name: str) -> Site:
-    """Find `owner.name` the way Python resolves it, without calling descriptors."""
-    label = describe(owner, name)
-    namespace = _namespace(owner)
-    if namespace is not None and name in namespace:
-        return Site(owner, name, label, "own", namespace[name], in_namespace=True)
-    if isinstance(owner, type):
-        for klass in owner.__mro__[1:]:
-            if name in vars(klass):
-                return Site(owner, name, label, "inherited", vars(klass)[name], in_namespace=True)
-    elif not isinstance(owner, types.ModuleType):
-        for klass in type(owner).__mro__:
-            if name not in vars(klass):
-                continue
-            value = vars(klass)[name]
-            if isinstance(value, types.MemberDescriptorType):  # a __slots__ entry: the value is the instance's
-                current = getattr(owner, name, _MISSING)
-                if current is _MISSING:
-                    break
-                return Site(owner, name, label, "own", current, in_namespace=False)
-            return Site(owner, name, label, "class", value, in_namespace=namespace is not None)
-    current = getattr(owner, name, _MISSING)
-    if current is _MISSING:
-        raise AttributeError(f"{label} does not exist; nothing replaced")
-    return Site(owner, name, label, "dynamic", current, in_namespace=False)
-
-
-def _name_of(owner: Any, target: Any) -> str:
-    """The attribute name under which `owner` holds `target` (a function object, method, ...)."""
-    if isinstance(target, str):
-        return target
-    klass = owner if isinstance(owner, type) else type(owner)
-    candidates = [] if isinstance(owner, type) else [dict(_namespace(owner) or {})]
-    candidates += [dict(vars(base)) for base in klass.__mro__]
-    wanted = getattr(target, "__func__", target)
-    for namespace in candidates:
-        for name, value in namespace.items():
-            if value is target or getattr(value, "__func__", _MISSING) is wanted:
-                return name
-    label = getattr(owner, "__name__", type(owner).__name__)
-    raise AttributeError(f"{getattr(target, '__qualname__', target)!r} is not an attribute of {label}")
-
-
-def resolve_object(path: str) -> Any:
-    """'pkg.mod.Class' -> the object, importing the longest module prefix."""
-    parts = path.split(".")
-    if not all(parts):
-        raise ValueError(f"{path!r} is not a dotted path like 'package.module.function'")
-    for split in range(len(parts), 0, -1):
-        try:
-            found: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for attribute in parts[split:]:
-            found = getattr(found, attribute)
-        return found
-    raise ImportError(f"{path!r}: no importable module in that path")
-
-
-def resolve_dotted(path: str) -> tuple[Any, str]:
-    """'pkg.mod.Class.attr' -> (pkg.mod.Class, 'attr'), importing the longest module prefix."""
-    head, _, name = path.rpartition(".")
-    if not head or not name:
-        raise ValueError(f"replace({path!r}, ...): expected a dotted path like 'package.module.function'")
-    return resolve_object(head), name
-
-
-def resolve_target(owner: Any, target: Any) -> tuple[Any, str]:
-    """The (owner object, attribute name) that replace()/restore() were given, in any form."""
-    if isinstance(owner, str):
-        if target is None:
-            return resolve_dotted(owner)
-        owner = resolve_object(owner)
-    if target is None:
-        raise TypeError("replace()/restore(): name the target: (owner, 'name') or ('package.module.name')")
-    return owner, _name_of(owner, target)
+    def callable_original(self, site: Site) -> Any:
+        value = self.site.current if self.original is MISSING else self.original
+        return bound(value, self.site)
 
 
 class Replacement:
@@ -329,7 +238,7 @@ class PatchRegistry:
                 for slot, index, layer in transaction.removed:
                     # The slot may have been forgotten while empty and re-created by another
                     # replace(): the layer goes back into whichever object now stands for it.
-                    live = self._slots.setdefault(self._key_of(slot), slot)
+                    live = self._slots.setdefault(slot.key, slot)
                     live.layers.insert(min(index, len(live.layers)), layer)
                     changed.add(live)
                 # Applied once, after the old layers are back: a target the failed run replaced
@@ -341,7 +250,7 @@ class PatchRegistry:
             _running.registry = outer_registry
 
     # -- the public operations ----------------------------------------------------------------
-    def replace(self, owner: Any, target: Any = None, new: Any = _MISSING) -> Any:
+    def replace(self, owner: Any, target: Any = None, new: Any = MISSING) -> Any:
         """Replace `owner.target` with `new`, owned by the live file running on this thread.
 
         Forms: `replace(module_or_class_or_object, "name" | current_object, new)`,
@@ -349,9 +258,9 @@ class PatchRegistry:
         as a decorator without `new`: `@replace(module, "name")`, `@replace("package.module.name")`.
         Returns a Replacement handle (the decorator returns the function it decorates).
         """
-        if isinstance(owner, str) and new is _MISSING and target is not None and not isinstance(target, str):
+        if isinstance(owner, str) and new is MISSING and target is not None and not isinstance(target, str):
             target, new = None, target
-        if new is _MISSING:
+        if new is MISSING:
             def decorator(function: Any) -> Any:
                 self.replace(owner, target, function)
                 return function
@@ -378,7 +287,7 @@ class PatchRegistry:
             transaction = getattr(self._local, "transaction", None)
             if transaction is not None:
                 transaction.replaced.append(info)
-            return Replacement(self, layer, self._callable_original(site, slot))
+            return Replacement(self, layer, slot.callable_original(site))
 
     def restore(self, owner: Any, target: Any = None) -> bool:
         """Remove the newest layer on a target (the caller's own, when it has one)."""
@@ -435,7 +344,7 @@ class PatchRegistry:
                 clone = slot.patch.original
                 return types.MethodType(clone, obj.__self__) if isinstance(obj, types.MethodType) else clone
             if isinstance(slot, AttributeSlot):
-                return self._callable_original(slot.site, slot)
+                return slot.callable_original(slot.site)
             return obj
 
     def active(self) -> list[dict[str, Any]]:
@@ -457,15 +366,13 @@ class PatchRegistry:
     # -- choosing how to replace ----------------------------------------------------------------
     def _in_place(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo] | None:
         """The in-place slot, the callable to forward to and the info, when `site` can be patched in place."""
-        if site.where != "own" or ("attr", id(site.owner), site.name) in self._slots:
+        if ("attr", id(site.owner), site.name) in self._slots:
             return None
-        unwrapped = unwrap_patchable(site.current)
+        chosen = in_place_target(site, new)
+        if chosen is None:
+            return None
+        unwrapped, target = chosen
         func = unwrapped.func
-        if func is None:
-            return None
-        target = strip_same_decorators(new, unwrapped)
-        if target is func or not callable(target):
-            return None
         key = ("fn", id(func))
         slot = self._slots.get(key)
         if isinstance(slot, InPlaceSlot) and slot.is_foreign():
@@ -475,11 +382,7 @@ class PatchRegistry:
             slot = self._slots[key] = InPlaceSlot(site.label, func, [])
         # The same function reached through another name may sit behind another cache.
         slot.caches += [cache for cache in unwrapped.caches if all(cache is not known for known in slot.caches)]
-        new_kind = function_kind(target) if isinstance(target, types.FunctionType) else None
-        old_kind = function_kind(func)
-        if new_kind is not None and new_kind != old_kind and (old_kind, new_kind) != ("coroutine", "function"):
-            notes.append(f"the original is {_KIND_NAMES[old_kind]} and the replacement {_KIND_NAMES[new_kind]}:"
-                         f" callers still treat it as {_KIND_NAMES[old_kind]}")
+        notes += kind_mismatch(func, target)
         return slot, target, ReplacementInfo(site.label, "in-place", "; ".join(notes))
 
     def _attribute(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo]:
@@ -489,22 +392,12 @@ class PatchRegistry:
             notes.append(self._release(slot))
             slot = None
         if slot is None:
-            _check_settable(site)
-            slot = self._slots[key] = AttributeSlot(site, _attribute_reason(site, new))
+            check_settable(site)
+            slot = self._slots[key] = AttributeSlot(site, attribute_reason(site, new))
         assert isinstance(slot, AttributeSlot)
         notes.insert(0, slot.reason)
         # Adapted to the attribute as it was before our first layer: the site now holds our value.
-        return slot, _adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
-
-    @staticmethod
-    def _callable_original(site: Site, slot: Slot) -> Any:
-        """The original, in the form `owner.name` gave it before the patch (a classmethod bound)."""
-        if isinstance(slot, InPlaceSlot):
-            clone = slot.patch.original
-            return types.MethodType(clone, site.owner) if isinstance(site.current, classmethod) else clone
-        assert isinstance(slot, AttributeSlot)
-        value = slot.site.current if slot.original is _MISSING else slot.original
-        return _bound(value, slot.site)
+        return slot, adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
 
     # -- internals --------------------------------------------------------------------------
     def _find_slot(self, site: Site) -> Slot | None:
@@ -515,13 +408,6 @@ class PatchRegistry:
             return slot
         func = unwrap_patchable(site.current).func
         return self._slots.get(("fn", id(func))) if func is not None else None
-
-    @staticmethod
-    def _key_of(slot: Slot) -> Any:
-        if isinstance(slot, InPlaceSlot):
-            return ("fn", id(slot.patch.func))
-        assert isinstance(slot, AttributeSlot)
-        return ("attr", id(slot.site.owner), slot.site.name)
 
     def _take_layers(self, predicate: Callable[[Slot, Layer], bool], notes: list[str]) -> list[tuple[Slot, int, Layer]]:
         taken: list[tuple[Slot, int, Layer]] = []
@@ -555,14 +441,14 @@ class PatchRegistry:
             slot.apply()
             if not slot.layers:
                 # Forget empty slots so old modules and functions can be freed.
-                self._slots.pop(self._key_of(slot), None)
+                self._slots.pop(slot.key, None)
 
     def _release(self, slot: Slot) -> str:
         """Another tool changed the target after us: keep its change, forget ours on it."""
         owners = sorted({layer.owner for layer in slot.layers})
         slot.release()
         slot.layers.clear()
-        self._slots.pop(self._key_of(slot), None)
+        self._slots.pop(slot.key, None)
         what = "code" if isinstance(slot, InPlaceSlot) else "value"
         dropped = f"; our replacements on it from {', '.join(owners)} are off" if owners else ""
         return f"another tool changed the {what} of {slot.label} after our replacement; kept its change{dropped}"
@@ -574,78 +460,6 @@ class PatchRegistry:
         else:
             for note in notes:
                 log.warning("hot reload: %s", note)
-
-
-def _check_settable(site: Site) -> None:
-    """An instance-level replacement needs somewhere to put the value; say clearly when there is none."""
-    if site.where != "class":
-        return
-    if _namespace(site.owner) is None:
-        klass = type(site.owner).__qualname__
-        raise TypeError(f"cannot replace {site.label}: {klass} instances have __slots__ and no __dict__; "
-                        f"replace it on the class: replace({klass}, {site.name!r}, new)")
-    if hasattr(type(site.current), "__set__"):
-        raise TypeError(f"cannot replace {site.label} on the instance: its class defines it as a "
-                        f"{type(site.current).__name__}; replace it on the class")
-
-
-def _adapted(new: Any, site: Site) -> Any:
-    """`new` in the form the attribute had, so callers keep calling it the same way: a plain
-    function put where a staticmethod/classmethod/property was keeps that kind, and one put on an
-    instance in place of a method is bound to the instance."""
-    template = site.current
-    if not isinstance(new, types.FunctionType):
-        return new
-    if site.where == "class":
-        if isinstance(template, staticmethod):
-            return new
-        klass = type(site.owner)
-        if isinstance(template, classmethod):
-            return types.MethodType(new, klass)
-        if isinstance(template, types.FunctionType):
-            return types.MethodType(new, site.owner)
-        return new
-    if isinstance(template, (staticmethod, classmethod)) and isinstance(site.owner, type):
-        return type(template)(new)
-    if isinstance(template, property) and isinstance(site.owner, type):
-        return property(new, template.fset, template.fdel, template.__doc__)
-    return new
-
-
-def _bound(value: Any, site: Site) -> Any:
-    """`value` as `owner.name` hands it out (descriptors resolved for the site's owner)."""
-    if isinstance(value, staticmethod):
-        return value.__func__
-    if isinstance(value, classmethod):
-        return types.MethodType(value.__func__, site.owner if isinstance(site.owner, type) else type(site.owner))
-    if site.where == "class" and isinstance(value, types.FunctionType):
-        return types.MethodType(value, site.owner)
-    return value
-
-
-def _attribute_reason(site: Site, new: Any) -> str:
-    current = site.current
-    if site.where == "inherited":
-        base = next(klass for klass in site.owner.__mro__[1:] if site.name in vars(klass))
-        why = f"inherited from {base.__qualname__}: set on {site.owner.__qualname__} only"
-    elif site.where == "class":
-        why = f"set on this instance only; replace it on {type(site.owner).__qualname__} to patch it in place"
-    elif site.where == "dynamic":
-        why = "found only through getattr"
-    elif isinstance(current, type):
-        why = "a class"
-    elif isinstance(current, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType)):
-        why = "a builtin"
-    elif not callable(current) and not isinstance(current, (staticmethod, classmethod, property)):
-        why = "not a function"
-    elif not callable(strip_same_decorators(new, unwrap_patchable(current))):
-        why = "the replacement is not callable"
-    elif unwrap_patchable(current).func is not None:
-        why = "the replacement is the function itself"
-    else:
-        slots = " with __slots__" if not hasattr(current, "__dict__") else ""
-        why = f"a {type(current).__name__} object{slots}"
-    return f"{ATTRIBUTE_ONLY_NOTE} ({why})"
 
 
 _registry: PatchRegistry | None = None
@@ -669,7 +483,7 @@ def get_registry() -> PatchRegistry:
         return _registry
 
 
-def replace(owner: Any, target: Any = None, new: Any = _MISSING) -> Any:
+def replace(owner: Any, target: Any = None, new: Any = MISSING) -> Any:
     """Replace `owner.target` with `new`; owned by the live file that calls it.
     Every form of PatchRegistry.replace works here."""
     return get_registry().replace(owner, target, new)
