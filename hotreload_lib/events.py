@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 log = logging.getLogger("hot_reload")
@@ -122,3 +123,29 @@ class EventLog:
                     self._listeners.remove(listener)
 
         return unsubscribe
+
+
+class Reporter:
+    """Publishes the events of one watched folder: paths shown relative to it, and each event's
+    console line written before the event goes out, so whoever the event wakes finds the line."""
+
+    def __init__(self, events: EventLog, folder: Path) -> None:
+        self.events = events
+        self.folder = folder
+
+    def display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.folder).as_posix()
+        except ValueError:
+            return str(path)
+
+    def publish(self, path: Path, outcome: str, message: str, *, log_it: bool = True, **fields: Any) -> ReloadEvent:
+        fields.update(file=self.display(path), path=str(path), outcome=outcome, message=message)
+        if log_it:
+            level = {"error": logging.ERROR, "running": logging.WARNING}.get(outcome, logging.INFO)
+            log.log(level, ReloadEvent(seq=0, time=0.0, **fields).log_line())
+        return self.events.publish(**fields)
+
+    def notice(self, message: str, outcome: str, *, log_it: bool = True) -> ReloadEvent:
+        """An event about the folder itself (its file is ".")."""
+        return self.publish(self.folder, outcome, message, log_it=log_it)

@@ -58,10 +58,13 @@ class RunResult:
     module: types.ModuleType | None = None
 
 
+Stamp = tuple[int, int]  # (mtime in ns, size) of a file
+
+
 @dataclass(frozen=True)
 class Source:
     data: bytes
-    stamp: tuple[int, int]  # (mtime in ns, size) of what was read: tells a changed file from an unchanged one
+    stamp: Stamp  # (mtime in ns, size) of what was read: tells a changed file from an unchanged one
 
     @property
     def digest(self) -> bytes:
@@ -75,7 +78,7 @@ def module_name_for(folder: Path, path: Path) -> str:
     return ".".join([LIVE_PACKAGE, *parts])
 
 
-def file_stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> Stamp | None:
     try:
         info = path.stat()
     except OSError:
@@ -173,6 +176,7 @@ class LiveCall:
     started: float  # time.monotonic()
     thread_id: int
     caller: types.FrameType  # the frame in this module that called into the live code
+    stamp: Stamp | None  # of the file's version this call belongs to: another one on disk supersedes it
     interrupt_reason: str = ""
 
 
@@ -185,8 +189,8 @@ class LiveCalls:
         self.current: LiveCall | None = None
 
     @contextlib.contextmanager
-    def entered(self, path: str, what: str, caller: types.FrameType) -> Iterator[LiveCall]:
-        call = LiveCall(path, what, time.monotonic(), threading.get_ident(), caller)
+    def entered(self, path: str, what: str, caller: types.FrameType, stamp: Stamp | None) -> Iterator[LiveCall]:
+        call = LiveCall(path, what, time.monotonic(), threading.get_ident(), caller, stamp)
         with self.changed:
             self.current = call
             self.changed.notify_all()
@@ -228,15 +232,17 @@ def _runs_live_code(frame: types.FrameType | None, call: LiveCall) -> bool:
     return frame is not None and above is not None and above.f_code.co_filename == call.path
 
 
-def call_teardown(module: types.ModuleType | None, calls: LiveCalls | None = None) -> ErrorInfo | None:
-    """Call the old module's teardown(), if it has one; an error in it is reported, not raised."""
+def call_teardown(module: types.ModuleType | None, calls: LiveCalls | None = None,
+                  stamp: Stamp | None = None) -> ErrorInfo | None:
+    """Call the old module's teardown(), if it has one; an error in it is reported, not raised.
+    `stamp`: the version of the file it makes way for (None: the file is gone)."""
     teardown = getattr(module, TEARDOWN, None) if module is not None else None
     if not callable(teardown):
         return None
     path = getattr(module, "__file__", "") or ""
     call: LiveCall | None = None
     try:
-        with _entered(calls, path, "teardown()") as call:
+        with _entered(calls, path, "teardown()", stamp) as call:
             teardown()
     except BaseException as error:  # noqa: BLE001 - a live file's teardown must not stop the reload
         return error_info(error, path, interrupted=call.interrupt_reason if call else "")
@@ -244,7 +250,7 @@ def call_teardown(module: types.ModuleType | None, calls: LiveCalls | None = Non
 
 
 def run_file(path: Path, name: str, registry: PatchRegistry, source: bytes | None = None,
-             calls: LiveCalls | None = None) -> RunResult:
+             calls: LiveCalls | None = None, stamp: Stamp | None = None) -> RunResult:
     """Execute `path` (its `source`, read now when not given) as module `name`; on failure nothing
     it replaced stays replaced."""
     started = time.perf_counter()
@@ -265,7 +271,7 @@ def run_file(path: Path, name: str, registry: PatchRegistry, source: bytes | Non
             # In sys.modules while it runs and afterwards: dataclasses, typing.get_type_hints and
             # pickle look a module up by its __name__.
             sys.modules[name] = module
-            with _entered(calls, path_text, "the file") as call:
+            with _entered(calls, path_text, "the file", stamp) as call:
                 exec(code, module.__dict__)
     except BaseException as error:  # noqa: BLE001 - see the module docstring
         if previous is not None:
@@ -282,11 +288,12 @@ def run_file(path: Path, name: str, registry: PatchRegistry, source: bytes | Non
     )
 
 
-def _entered(calls: LiveCalls | None, path: str, what: str) -> contextlib.AbstractContextManager[LiveCall | None]:
+def _entered(calls: LiveCalls | None, path: str, what: str,
+             stamp: Stamp | None) -> contextlib.AbstractContextManager[LiveCall | None]:
     """Mark live code as running for `calls`; the caller's frame is the boundary an interrupt never crosses."""
     if calls is None:
         return contextlib.nullcontext()
-    return calls.entered(path, what, sys._getframe(1))
+    return calls.entered(path, what, sys._getframe(1), stamp)
 
 
 def forget_module(name: str) -> None:

@@ -1,0 +1,28 @@
+"""What the reloader watches: a few kinds of folder behind one small protocol, so the loop hands
+each due path to the root it lies in and never asks which kind that is (hupper's interchangeable
+monitors are the model). Today's kind: the live folder (livefolder.py), whose .py files run as
+live files."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class WatchedRoot(Protocol):
+    folder: Path
+
+    def sync(self, *, again: bool) -> None:
+        """Bring what runs in line with the folder on disk. `again`: run everything present once
+        more (the start, "Re-run all files"); otherwise only what changed (events may have been missed)."""
+
+    def handle(self, path: Path) -> None:
+        """`path`, below the folder, changed: a file saved, created or deleted, or a folder moved."""
+
+    def release(self, *, stopping: bool) -> None:
+        """Undo everything this root's files did: the folder is gone, or (`stopping`) hot reload stops."""
+
+
+def owner_of(roots: list[WatchedRoot], path: Path) -> WatchedRoot | None:
+    """The root `path` lies in; the innermost one when roots are nested."""
+    inside = [root for root in roots if path == root.folder or root.folder in path.parents]
+    return max(inside, key=lambda root: len(root.folder.parts), default=None)
