@@ -40,6 +40,7 @@ from .targets import (
     in_place_target,
     kind_mismatch,
     locate,
+    refuse_engine_target,
     resolve_target,
 )
 
@@ -271,6 +272,7 @@ class PatchRegistry:
         owner, name = resolve_target(owner, target)
         with self._lock:
             site = locate(owner, name)
+            refuse_engine_target(site)
             if new is site.current:
                 raise ValueError(f"replace({site.label}): the replacement is the current object")
             notes: list[str] = []

@@ -72,10 +72,19 @@ class Source:
 
 
 def module_name_for(folder: Path, path: Path) -> str:
-    """A stable, importable-looking `__name__` for a live file: hotreload_live.sub.file_name."""
+    """A readable `__name__` for a live file, unique per path: hotreload_live.sub.file_name. A part
+    that is not an identifier (`a-b.py`, `my dir/`) is made one and gets a short hash of its real
+    name after a "-", which no identifier holds: `a-b.py` and `a_b.py` never share a module."""
     relative = path.relative_to(folder).with_suffix("")
-    parts = [re.sub(r"\W", "_", part) or "_" for part in relative.parts]
-    return ".".join([LIVE_PACKAGE, *parts])
+    return ".".join([LIVE_PACKAGE, *map(_module_part, relative.parts)])
+
+
+def _module_part(name: str) -> str:
+    if name.isidentifier():
+        return name
+    readable = re.sub(r"\W", "_", name) or "_"
+    tag = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+    return f"{readable}-{tag}"
 
 
 def file_stamp(path: Path) -> Stamp | None:

@@ -17,6 +17,9 @@ from .inplace import Unwrapped, function_kind, strip_same_decorators, unwrap_pat
 
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 MISSING = object()
+ENGINE_PACKAGE = __name__.rpartition(".")[0]
+# The demo page's greet() exists to be replaced; every other module of the package is the engine.
+REPLACEABLE_OWN_MODULES = frozenset({f"{ENGINE_PACKAGE}.demo"})
 _KIND_NAMES = {
     "function": "a plain function", "coroutine": "an async function", "generator": "a generator function",
     "async_generator": "an async generator function",
@@ -84,6 +87,28 @@ def locate(owner: Any, name: str) -> Site:
     if current is MISSING:
         raise AttributeError(f"{label} does not exist; nothing replaced")
     return Site(owner, name, label, "dynamic", current, in_namespace=False)
+
+
+def refuse_engine_target(site: Site) -> None:
+    """Hot reload's own code is not a target: a live file that replaced, say, the registry's undo
+    would make deleting it, and Restore all, do nothing until a restart."""
+    for obj in (site.owner, site.current):
+        module = _module_name(obj)
+        ours = module == ENGINE_PACKAGE or module.startswith(ENGINE_PACKAGE + ".")
+        if ours and module not in REPLACEABLE_OWN_MODULES:
+            raise ValueError(f"replace({site.label}): that is hot reload's own code ({module}), which cannot be "
+                             "replaced: undoing and restoring your replacements depends on it; nothing replaced")
+
+
+def _module_name(obj: Any) -> str:
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    if isinstance(obj, (staticmethod, classmethod, types.MethodType)):
+        obj = obj.__func__
+    elif isinstance(obj, property):
+        obj = obj.fget
+    module = getattr(obj, "__module__", None) if isinstance(obj, (type, types.FunctionType)) else None
+    return module if isinstance(module, str) else type(obj).__module__
 
 
 def name_of(owner: Any, target: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -143,10 +144,14 @@ def test_live_module_has_real_name_file_source_and_tracebacks(live_dir: Path, ma
         def fail():
             raise LookupError("from the live file")
     """)
-    write(live_dir / "pkg dir" / "my-mod.py", source)
+    path = live_dir / "pkg dir" / "my-mod.py"
+    write(path, source)
     watcher.file("pkg dir/my-mod.py", "ok")
-    module = sys.modules["hotreload_live.pkg_dir.my_mod"]
-    assert module.where() == ("hotreload_live.pkg_dir.my_mod", str(live_dir / "pkg dir" / "my-mod.py"))
+    name = next(name for name, module in sys.modules.items() if getattr(module, "__file__", None) == str(path))
+    # Readable, and marked where the file name is not an identifier (so a_b.py is another module).
+    assert re.fullmatch(r"hotreload_live\.pkg_dir-[0-9a-f]{8}\.my_mod-[0-9a-f]{8}", name)
+    module = sys.modules[name]
+    assert module.where() == (name, str(path))
     assert "def where():" in inspect.getsource(module.where)
     assert module.Point(1).x == 1
     with pytest.raises(LookupError) as caught:
@@ -154,7 +159,19 @@ def test_live_module_has_real_name_file_source_and_tracebacks(live_dir: Path, ma
     assert caught.traceback[-1].path == live_dir / "pkg dir" / "my-mod.py"
     (live_dir / "pkg dir" / "my-mod.py").unlink()
     watcher.file("pkg dir/my-mod.py", "removed")
-    assert "hotreload_live.pkg_dir.my_mod" not in sys.modules
+    assert name not in sys.modules
+
+
+def test_files_whose_names_differ_only_in_punctuation_are_separate_modules(live_dir: Path, make_reloader) -> None:
+    _reloader, watcher = make_reloader()
+    write(live_dir / "a-b.py", "WHO = 'dash'\n")
+    watcher.file("a-b.py", "ok")
+    write(live_dir / "a_b.py", "WHO = 'underscore'\n")
+    watcher.file("a_b.py", "ok")
+    (live_dir / "a-b.py").unlink()
+    watcher.file("a-b.py", "removed")
+    assert sys.modules["hotreload_live.a_b"].WHO == "underscore"
+    assert [name for name in sys.modules if name.startswith("hotreload_live.a_b")] == ["hotreload_live.a_b"]
 
 
 def test_teardown_runs_before_the_next_run_and_on_delete(live_dir: Path, make_reloader) -> None:

@@ -593,3 +593,24 @@ def test_threads_end_with_their_reloader(live_dir: Path, make_reloader: MakeRelo
     reloader.stop()
     wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("hot-reload-")],
                "the worker and overseer threads to end")
+
+
+def test_hot_reloads_own_code_is_refused_and_undo_keeps_working(live_dir: Path, make_reloader: MakeReloader) -> None:
+    _reloader, watcher = good_then(live_dir, make_reloader)
+    write(live_dir / "engine.py", textwrap.dedent("""
+        from hotreload_lib import replace
+        from hotreload_lib.registry import PatchRegistry
+
+        replace(PatchRegistry, "_remove_layers", lambda self, predicate: ([], []))
+    """))
+    refused = watcher.file("engine.py", "error")
+    assert refused.error is not None and refused.error.type == "ValueError"
+    assert "hot reload's own code (hotreload_lib.registry)" in refused.error.message
+    assert refused.error.line == 5
+    for target in ("hotreload_lib.registry.PatchRegistry.restore_all", "hotreload_lib.replace"):
+        write(live_dir / "engine.py", f"from hotreload_lib import replace\nreplace({target!r}, print)\n")
+        assert "hot reload's own code" in watcher.file("engine.py", "error").message
+    # Undo still works: deleting the good file gives back the original.
+    (live_dir / "tweak.py").unlink()
+    assert "greet" in " ".join(watcher.file("tweak.py", "removed").restored)
+    assert GREET("x") == "hello x"
