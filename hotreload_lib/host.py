@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .hooks import HostHooks
 from .reloader import ensure_started, get_reloader, shutdown
 from .server import Feed, add_routes, process_feed, server_closing
 
@@ -21,6 +22,7 @@ SECTION = ("hot_reload", "Hot Reload")
 SETTINGS_CATEGORY = "system"
 OPT_ENABLED = "hot_reload_enabled"
 OPT_POLLING = "hot_reload_polling"
+OPT_WAIT_FOR_GENERATION = "hot_reload_wait_for_generation"
 # Read by javascript/hot_reload.js from window.opts.
 OPT_SUCCESS_TOASTS = "hot_reload_success_toasts"
 OPT_TOAST_SECONDS = "hot_reload_toast_seconds"
@@ -77,6 +79,49 @@ def forced_polling() -> str:
     return ""
 
 
+def generation_running() -> str:
+    """Why changed files must wait: a generation runs or is queued (HOST_CONTRACT.md §9), or ""."""
+    if not option(OPT_WAIT_FOR_GENERATION, True):
+        return ""
+    state = getattr(_shared(), "state", None)
+    if _sdnext_route_registrar() is not None:
+        return "a generation is running" if getattr(state, "job", "") else ""
+    from modules import progress
+
+    if getattr(state, "job_count", 0) != 0 or getattr(progress, "current_task", None) is not None:
+        return "a generation is running"
+    return "a generation is queued" if getattr(progress, "pending_tasks", None) else ""
+
+
+CallbackPlace = tuple[list[Any], int, Any]
+
+
+def lift_callbacks(path: str) -> list[CallbackPlace]:
+    """Take the webui callbacks that the file `path` registered out of the host's lists (the host
+    records the registering file with each callback: A1111/Forge/SD.Next `ScriptCallback.script`;
+    A1111 also caches sorted copies, which must lose them too). Returns where each one was."""
+    from modules import script_callbacks
+
+    lists = [*getattr(script_callbacks, "callback_map", {}).values(),
+             *getattr(script_callbacks, "ordered_callbacks_map", {}).values()]
+    lifted: list[CallbackPlace] = []
+    for entries in lists:
+        for index in range(len(entries) - 1, -1, -1):
+            if getattr(entries[index], "script", None) == path:
+                lifted.append((entries, index, entries.pop(index)))
+    lifted.reverse()
+    return lifted
+
+
+def put_back_callbacks(lifted: object) -> None:
+    """Register lifted callbacks again where they were (in list order, so the indexes hold)."""
+    for entries, index, entry in lifted if isinstance(lifted, list) else []:
+        entries.insert(min(index, len(entries)), entry)
+
+
+HOOKS = HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks)
+
+
 def feed() -> Feed:
     return process_feed(problem=lambda: _folder_problem[0])
 
@@ -115,7 +160,7 @@ def start_watching(extension_root: str) -> None:
             log.error("[Hot Reload] %s", problem)
         return
     previous = get_reloader()
-    reloader = ensure_started(folder, force_polling=forced_polling())
+    reloader = ensure_started(folder, force_polling=forced_polling(), host=HOOKS)
     if reloader is previous:
         reloader.rerun_all()
 
@@ -166,6 +211,10 @@ def on_ui_settings(extension_root: str) -> None:
         OPT_POLLING: option_info(
             False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",
             section=SECTION, onchange=_on_polling_change,
+        ),
+        OPT_WAIT_FOR_GENERATION: option_info(
+            True, "Wait for running generations: a file saved meanwhile runs when the generation has finished",
+            section=SECTION,
         ),
         OPT_SUCCESS_TOASTS: option_info(
             True, "Show success toasts (errors are always shown, until dismissed)", section=SECTION,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import Reporter
+from .hooks import HostHooks
 from .registry import PatchRegistry
 from .runner import (
     GONE_ERRORS,
@@ -48,12 +49,13 @@ class LiveFolder:
     """The WatchedRoot of live files. `requeue(path, delay)` asks the worker to come back to a path
     later; `stopping()` says that the worker is winding down (a long pass ends early)."""
 
-    def __init__(self, folder: Path, registry: PatchRegistry, calls: LiveCalls, reporter: Reporter, *,
-                 requeue: Callable[[str, float], None], stopping: Callable[[], bool]) -> None:
+    def __init__(self, folder: Path, registry: PatchRegistry, calls: LiveCalls, reporter: Reporter,
+                 host: HostHooks, *, requeue: Callable[[str, float], None], stopping: Callable[[], bool]) -> None:
         self.folder = folder
         self.registry = registry
         self.calls = calls
         self.reporter = reporter
+        self.host = host
         self.requeue = requeue
         self.stopping = stopping
         self.files: dict[str, LiveFile] = {}
@@ -192,7 +194,13 @@ class LiveFolder:
         live.stamp = source.stamp
         teardown_error = call_teardown(live.module, self.calls, source.stamp) if live.needs_teardown else None
         live.needs_teardown = False
+        # The webui callbacks the last run registered are the file's, like its replacements: taken
+        # away before it runs again, so a save never registers them twice.
+        held_callbacks = self.host.lift_callbacks(str(path))
         result = run_file(path, live.module_name, self.registry, source.data, self.calls, source.stamp)
+        if not result.ok:
+            self.host.lift_callbacks(str(path))  # what the failed run registered goes ...
+            self.host.put_back_callbacks(held_callbacks)  # ... and the last good run's come back
         live.runs += 1
         live.digest = digest
         notes = list(result.notes)
@@ -222,6 +230,7 @@ class LiveFolder:
             return
         teardown_error = call_teardown(live.module, self.calls) if live.needs_teardown else None
         restored, kept = self.registry.drop_owner(str(path))
+        self.host.lift_callbacks(str(path))
         forget_module(live.module_name)
         notes = [f"teardown() failed: {teardown_error.summary}"] if teardown_error else []
         what = ", ".join(restored) or "nothing to restore"

@@ -20,12 +20,15 @@ from typing import Any
 
 from .coalesce import PendingPaths
 from .events import EventLog, Reporter
+from .gate import RunGate
+from .hooks import NO_HOST, HostHooks
 from .livefolder import LiveFolder
 from .oversight import Overseer
 from .registry import PatchRegistry, get_registry
 from .roots import WatchedRoot, owner_of
 from .runner import LiveCalls, RunInterrupted, error_info
 from .supervise import WatchdogMissing, WatchSupervisor
+from .switching import QuickSwitching
 from .threadfaults import report_thread_exceptions
 from .timings import Timings
 
@@ -36,7 +39,7 @@ log = logging.getLogger("hot_reload")
 class Reloader:
     def __init__(self, folder: Path, events: EventLog, registry: PatchRegistry, *,
                  force_polling: str = "", native_observer: Callable[[], Any] | None = None,
-                 timings: Timings | None = None) -> None:
+                 timings: Timings | None = None, host: HostHooks = NO_HOST) -> None:
         self.folder = folder
         self.events = events
         self.registry = registry
@@ -50,12 +53,14 @@ class Reloader:
         self._inactive = ""  # why the reloader cannot work at all (watchdog missing)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._switching = QuickSwitching()
         self.reporter = Reporter(events, folder)
-        self.live = LiveFolder(folder, registry, self._calls, self.reporter,
+        self.gate = RunGate(host.busy, self._announce_wait)
+        self.live = LiveFolder(folder, registry, self._calls, self.reporter, host,
                                requeue=self._pending.add, stopping=self._stopping.is_set)
         self.roots: list[WatchedRoot] = [self.live]
         self.watch = WatchSupervisor(
-            folder, self._pending.add, self.reporter, self.timings, force_polling=force_polling,
+            folder, self._saved, self.reporter, self.timings, force_polling=force_polling,
             native_observer=native_observer, on_vanished=lambda: self.live.release(stopping=False),
             on_resumed=lambda: self.live.sync(again=False))
 
@@ -112,6 +117,11 @@ class Reloader:
         self._rerun_all.set()
         self._pending.wake()
 
+    def apply_now(self) -> None:
+        """Run what waits for the end of a generation now."""
+        self.gate.apply_now()
+        self._pending.wake()
+
     def status(self) -> dict[str, Any]:
         return {
             "folder": str(self.folder),
@@ -157,17 +167,20 @@ class Reloader:
             self.watch.announce()
             next_health = time.monotonic() + self.timings.health_interval
             while not self._stopping.is_set():
-                paths = self._pending.take_due(self.timings.health_interval)
+                waiting = bool(self.gate.waiting)
+                paths = self._pending.take_due(self.timings.busy_poll if waiting else self.timings.health_interval)
                 if self._stopping.is_set():
                     break
-                if self._rerun_all.is_set():
+                if self._rerun_all.is_set() and not self.gate.reason():
                     self._guarded(self._sync_all)
-                for path in map(Path, paths):
+                for path in self.gate.admit(list(map(Path, paths))):
                     if self._stopping.is_set():
                         break  # what is left is found by the scan of the next start
                     root = owner_of(self.roots, path)
                     if root is not None:
                         self._guarded(root.handle, path)
+                if not len(self._pending):
+                    self._switching.end()
                 # Also while busy: a storm of saves must not keep a dead observer unnoticed.
                 if time.monotonic() >= next_health:
                     self._guarded(self.watch.check)
@@ -177,6 +190,14 @@ class Reloader:
                 self._inactive = str(error)
                 self._stopping.set()
             self.reporter.notice(f"hot reload is inactive: {error}", "error")
+
+    def _saved(self, path: str, delay: float) -> None:
+        """A file event (on the observer's thread): due after `delay`."""
+        self._switching.begin()
+        self._pending.add(path, delay)
+
+    def _announce_wait(self, path: Path, reason: str) -> None:
+        self.reporter.publish(path, "deferred", f"{reason}: it runs when that has finished")
 
     def _sync_all(self) -> None:
         self._rerun_all.clear()
@@ -197,6 +218,7 @@ class Reloader:
                                   error=error_info(error, str(where)))
 
     def _wind_down(self, undo: bool) -> None:
+        self._switching.end()
         self.watch.stop()
         if not self._inactive:
             self.watch.mode = "stopped"
@@ -226,7 +248,7 @@ def get_reloader() -> Reloader | None:
     return _reloader
 
 
-def ensure_started(folder: Path, *, force_polling: str = "",
+def ensure_started(folder: Path, *, force_polling: str = "", host: HostHooks = NO_HOST,
                    on_new: Callable[[Reloader], None] | None = None) -> Reloader:
     """Start the process's reloader for `folder`, or return the one already running for it.
 
@@ -239,7 +261,7 @@ def ensure_started(folder: Path, *, force_polling: str = "",
         if current is not None and current.folder == folder and current.force_polling == force_polling:
             current.start()
             return current
-        _reloader = Reloader(folder, events, get_registry(), force_polling=force_polling)
+        _reloader = Reloader(folder, events, get_registry(), force_polling=force_polling, host=host)
         reloader = _reloader
     if current is not None:
         shutdown(current)

@@ -120,7 +120,8 @@ def test_the_entry_registers_callbacks_and_loads_nothing_at_import(webui: Standi
     webui.load_scripts()
     assert "hotreload_lib" not in sys.modules, "the scripts entry imported hotreload_lib eagerly"
     assert str(webui.ours) not in sys.path  # type: ignore[attr-defined]
-    ours = [path for path, _ in script_callbacks.callbacks["app_started"] if "other" not in path]
+    ours = [entry.script for entry in script_callbacks.callback_map["callbacks_app_started"]
+            if "other" not in entry.script]
     assert ours == [str(webui.ours / "scripts" / "hot_reload.py")]  # type: ignore[attr-defined]
     assert live_threads() == (0, 0) or "hotreload_lib" not in sys.modules
 
@@ -361,3 +362,124 @@ def test_sdnext_routes_go_through_its_api_registrar_with_auth(webui: StandinWebu
         del shared.api
     assert calls == [(path, True) for path in PAGE_PATHS]
     assert [route_count(app, prefix + path) for prefix in ("/sdnext", "") for path in PAGE_PATHS] == [1, 1, 1, 1]
+
+
+# -- a generation running, and the callbacks live files register (HOST_CONTRACT.md §4, §9) ---------
+VERSIONED = "from modules import shared\nVERSION = {version!r}\nshared.seen_versions.append(VERSION)\n"
+
+
+def started_with_live_folder(webui: StandinWebui, tmp_path: Path) -> tuple[Path, EventWatcher]:
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    watcher = events()
+    deadline = time.monotonic() + 10
+    while sys.modules["hotreload_lib.reloader"].get_reloader().mode == "starting" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return live, watcher
+
+
+@pytest.mark.parametrize("busy_by", ["state", "current_task", "pending_tasks"])
+def test_saves_during_a_generation_wait_and_the_latest_runs_once_after(
+        webui: StandinWebui, tmp_path: Path, busy_by: str) -> None:
+    from modules import progress, shared
+
+    shared.seen_versions = []
+    live, watcher = started_with_live_folder(webui, tmp_path)
+    write(live / "gone.py", VERSIONED.format(version="gone-1"))
+    watcher.file("gone.py", "ok")
+    if busy_by == "state":
+        shared.state.begin("txt2img")
+    elif busy_by == "current_task":
+        progress.start_task("task(1)")
+    else:
+        progress.add_task_to_queue("task(2)")
+    write(live / "tweak.py", VERSIONED.format(version=1))
+    deferred = watcher.file("tweak.py")
+    assert deferred.outcome == "deferred" and "a generation is" in deferred.message
+    write(live / "tweak.py", VERSIONED.format(version=2))
+    (live / "gone.py").unlink()
+    assert watcher.file("gone.py").outcome == "deferred"  # a deletion waits too
+    assert watcher.quiet(0.5) == []  # the second save of tweak.py waits silently: one notice per file
+    assert shared.seen_versions == ["gone-1"]
+    shared.state.end()
+    progress.finish_task("task(1)")
+    progress.pending_tasks.clear()
+    ran = watcher.file("tweak.py")
+    assert ran.outcome == "ok" and shared.seen_versions == ["gone-1", 2]
+    assert watcher.file("gone.py").outcome == "removed"
+    assert watcher.quiet(0.3) == []
+
+
+def test_the_setting_off_means_no_waiting(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    shared.seen_versions = []
+    live, watcher = started_with_live_folder(webui, tmp_path)
+    shared.opts.set("hot_reload_wait_for_generation", False)
+    shared.state.begin("txt2img")
+    try:
+        write(live / "tweak.py", VERSIONED.format(version=1))
+        assert watcher.file("tweak.py").outcome == "ok"
+    finally:
+        shared.state.end()
+
+
+def test_apply_now_runs_what_waits_while_the_generation_goes_on(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    shared.seen_versions = []
+    live, watcher = started_with_live_folder(webui, tmp_path)
+    shared.state.begin("txt2img")
+    try:
+        write(live / "tweak.py", VERSIONED.format(version=1))
+        assert watcher.file("tweak.py").outcome == "deferred"
+        sys.modules["hotreload_lib.reloader"].get_reloader().apply_now()
+        assert watcher.file("tweak.py").outcome == "ok" and shared.seen_versions == [1]
+    finally:
+        shared.state.end()
+
+
+REGISTERS_A_CALLBACK = textwrap.dedent("""
+    from modules import script_callbacks
+
+    def on_saved(params):
+        return {version!r}
+
+    script_callbacks.on_image_saved(on_saved)
+    {tail}
+""")
+
+
+def image_saved_callbacks() -> list[Any]:
+    from modules import script_callbacks
+
+    return [entry.callback(None) for entry in script_callbacks.ordered_callbacks("image_saved")]
+
+
+def test_a_live_files_webui_callbacks_are_its_own(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import script_callbacks
+
+    live, watcher = started_with_live_folder(webui, tmp_path)
+    for version in range(3):
+        write(live / "hook.py", REGISTERS_A_CALLBACK.format(version=version, tail=""))
+        assert watcher.file("hook.py").outcome == "ok"
+        assert image_saved_callbacks() == [version], "a re-save must replace the callback, not add one"
+    # A failing run: what it registered goes, the last good run's callback stays.
+    write(live / "hook.py", REGISTERS_A_CALLBACK.format(version="bad", tail="1 / 0"))
+    assert watcher.file("hook.py").outcome == "error"
+    assert image_saved_callbacks() == [2]
+    (live / "hook.py").unlink()
+    assert watcher.file("hook.py").outcome == "removed"
+    assert image_saved_callbacks() == []
+    # The extension's own callback was left alone.
+    assert [entry.script for entry in script_callbacks.callback_map["callbacks_app_started"]] == [
+        str(webui.ours / "scripts" / "hot_reload.py")]  # type: ignore[attr-defined]
+
+
+def test_a_file_that_never_ran_well_registers_nothing(webui: StandinWebui, tmp_path: Path) -> None:
+    live, watcher = started_with_live_folder(webui, tmp_path)
+    write(live / "hook.py", REGISTERS_A_CALLBACK.format(version="bad", tail="raise RuntimeError('no')"))
+    assert watcher.file("hook.py").outcome == "error"
+    assert image_saved_callbacks() == []

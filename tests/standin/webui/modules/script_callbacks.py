@@ -1,18 +1,35 @@
-"""Stand-in for the webui's modules/script_callbacks.py (HOST_CONTRACT.md §4).
+"""Stand-in for the webui's modules/script_callbacks.py (HOST_CONTRACT.md §4), in A1111's shape.
 
-Registrars take the callback only: like SD.Next, a `name=` keyword is a TypeError, so an extension
-that passes it fails here as it would there. Each callback is recorded with the file that
-registered it, found from the call stack, as the host does.
+Each registrar appends a `ScriptCallback(script, callback, name)` to `callback_map["callbacks_<kind>"]`,
+`script` being the file that registered it: the first frame of the call stack outside this file, as
+A1111 finds it. `ordered_callbacks_map` caches sorted lists the way A1111 does (a cached list is
+used while its length matches). Registrars take the callback only: like SD.Next, a `name=` keyword
+is a TypeError, so an extension that passes it fails here as it would there.
 """
+import dataclasses
 import inspect
 import os
 
-callbacks = {name: [] for name in ("app_started", "ui_settings", "ui_tabs", "before_reload", "script_unloaded")}
+KINDS = ("app_started", "ui_settings", "ui_tabs", "before_reload", "script_unloaded", "image_saved",
+         "model_loaded")
+
+
+@dataclasses.dataclass
+class ScriptCallback:
+    script: str
+    callback: object
+    name: str = "unnamed"
+
+
+callback_map = {f"callbacks_{kind}": [] for kind in KINDS}
+ordered_callbacks_map = {}
 
 
 def _register(kind, callback):
-    caller = inspect.stack()[2].filename
-    callbacks[kind].append((os.path.abspath(caller), callback))
+    stack = [frame for frame in inspect.stack() if frame.filename != __file__]
+    script = stack[0].filename if stack else "unknown file"
+    entries = callback_map[f"callbacks_{kind}"]
+    entries.append(ScriptCallback(script, callback, f"{os.path.basename(script)}/{kind}-{len(entries)}"))
 
 
 def on_app_started(callback):
@@ -35,13 +52,33 @@ def on_script_unloaded(callback):
     _register("script_unloaded", callback)
 
 
+def on_image_saved(callback):
+    _register("image_saved", callback)
+
+
+def on_model_loaded(callback):
+    _register("model_loaded", callback)
+
+
+def ordered_callbacks(kind):
+    unordered = callback_map[f"callbacks_{kind}"]
+    cached = ordered_callbacks_map.get(kind)
+    if cached is not None and len(cached) == len(unordered):
+        return cached
+    ordered_callbacks_map[kind] = list(unordered)
+    return ordered_callbacks_map[kind]
+
+
+def remove_callbacks_for_function(callback_func):
+    for entries in [*callback_map.values(), *ordered_callbacks_map.values()]:
+        entries[:] = [entry for entry in entries if entry.callback != callback_func]
+
+
 def clear_callbacks():
-    for entries in callbacks.values():
+    for entries in callback_map.values():
         entries.clear()
+    ordered_callbacks_map.clear()
 
 
 def fire(kind, *args):
-    results = []
-    for _path, callback in list(callbacks[kind]):
-        results.append(callback(*args))
-    return results
+    return [entry.callback(*args) for entry in list(ordered_callbacks(kind))]

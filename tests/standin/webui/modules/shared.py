@@ -1,4 +1,4 @@
-"""Stand-in for modules/shared.py: cmd_opts (set by the host after parsing) and opts.
+"""Stand-in for modules/shared.py: cmd_opts (set by the host after parsing), opts and state.
 
 Options behaves like A1111's: a key that was never registered raises AttributeError, a registered
 key that was never saved answers its default.
@@ -37,5 +37,23 @@ class Options:
             info.onchange()
 
 
+class State:
+    """A1111's shared.state as a generation drives it: begin() sets job_count to -1 (the count
+    comes later), end() back to 0; `job` names the job while it runs."""
+
+    def __init__(self):
+        self.job = ""
+        self.job_count = 0
+
+    def begin(self, job="(unknown)"):
+        self.job = job
+        self.job_count = -1
+
+    def end(self):
+        self.job = ""
+        self.job_count = 0
+
+
 cmd_opts = None
 opts = Options()
+state = State()
