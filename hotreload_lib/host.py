@@ -27,6 +27,7 @@ OPT_WAIT_FOR_GENERATION = "hot_reload_wait_for_generation"
 OPT_SUCCESS_TOASTS = "hot_reload_success_toasts"
 OPT_TOAST_SECONDS = "hot_reload_toast_seconds"
 POLLING_ENV = "HOT_RELOAD_POLLING"
+FIRST_PASS_WAIT = 2.0  # s at most that app-started waits for the first run of the live files
 TAB = ("Hot Reload", "hot_reload")
 _reported_errors: set[str] = set()
 # Why the live folder cannot be watched (shown on the page), empty when it can.
@@ -36,14 +37,23 @@ _last_extension_root: list[str] = []
 
 
 def _ensure_console_log() -> None:
-    """A1111 and Forge configure logging only with --loglevel; otherwise the root logger has no
-    handler and drops INFO, and "watching ..." and every "reloaded ..." line would never show in
-    the console. Then our logger prints by itself; with a configured root, it follows the user's."""
-    if log.handlers or logging.getLogger().handlers:
+    """Make "watching ..." and every "reloaded ..." line show in the webui's console, in the form the
+    host prints its own. A1111 and Forge configure logging only with --loglevel; otherwise the root
+    logger has no handler and drops INFO. SD.Next sends the root logger to a NullHandler at ERROR
+    and prints through its own logger (`shared.log`), as it has its bundled extensions do: ours
+    then uses its handlers. With a root logger configured by the user, ours follows it."""
+    if log.handlers:
         return
-    handler = logging.StreamHandler()  # stderr, where Python prints an unconfigured warning too
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
+    root_handlers = logging.getLogger().handlers
+    if root_handlers and not all(isinstance(h, logging.NullHandler) for h in root_handlers):
+        return
+    host_log = getattr(_shared(), "log", None)
+    if isinstance(host_log, logging.Logger) and host_log.handlers:
+        log.handlers = list(host_log.handlers)
+    else:
+        handler = logging.StreamHandler()  # stderr, where Python prints an unconfigured warning too
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
 
@@ -163,10 +173,16 @@ def start_watching(extension_root: str) -> None:
     reloader = ensure_started(folder, force_polling=forced_polling(), host=HOOKS)
     if reloader is previous:
         reloader.rerun_all()
+    else:
+        # The host prints its "Startup time: ..." summary right after app-started: our first
+        # lines, written from the worker's thread, would otherwise land inside it (seen on Forge).
+        reloader.wait_until_watching(FIRST_PASS_WAIT)
 
 
 def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
-    """Called only while enabled (the entry returns at once otherwise)."""
+    """Called only while enabled (the entry returns at once otherwise). With --nowebui `demo` is
+    None and no UI callback ever ran: the routes and the reloader are all there is."""
+    _ensure_console_log()
     if app is not None:
         add_page_routes(demo, app)
     start_watching(extension_root)

@@ -49,6 +49,7 @@ class Reloader:
         self._calls = LiveCalls()
         self._rerun_all = threading.Event()
         self._stopping = threading.Event()
+        self._first_pass_done = threading.Event()
         self._undo_requested = False
         self._inactive = ""  # why the reloader cannot work at all (watchdog missing)
         self._thread: threading.Thread | None = None
@@ -94,6 +95,11 @@ class Reloader:
                 self._release_all()
         elif thread is not threading.current_thread():
             thread.join(timeout)
+
+    def wait_until_watching(self, timeout: float) -> bool:
+        """Wait (up to `timeout` s) until the files present have run and watching is announced, or
+        the reloader found it cannot work."""
+        return self._first_pass_done.wait(timeout)
 
     @property
     def running(self) -> bool:
@@ -165,6 +171,7 @@ class Reloader:
             self._guarded(self.watch.check, first=True)
             self._guarded(self._sync_all)
             self.watch.announce()
+            self._first_pass_done.set()
             next_health = time.monotonic() + self.timings.health_interval
             while not self._stopping.is_set():
                 waiting = bool(self.gate.waiting)
@@ -190,6 +197,8 @@ class Reloader:
                 self._inactive = str(error)
                 self._stopping.set()
             self.reporter.notice(f"hot reload is inactive: {error}", "error")
+        finally:
+            self._first_pass_done.set()
 
     def _saved(self, path: str, delay: float) -> None:
         """A file event (on the observer's thread): due after `delay`."""

@@ -265,6 +265,46 @@ def test_console_lines_show_when_the_webui_configured_no_logging(
         ours.setLevel(logging.NOTSET)
 
 
+class ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_console_lines_go_through_the_hosts_logger_when_the_root_is_silenced(
+        webui: StandinWebui, tmp_path: Path) -> None:
+    """SD.Next points the root logger at a NullHandler at ERROR and prints through `shared.log`."""
+    from modules import shared
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [logging.NullHandler()]
+    root.setLevel(logging.ERROR)
+    host_handler = ListHandler()
+    shared.log = logging.getLogger("standin.sd")
+    shared.log.addHandler(host_handler)
+    ours = logging.getLogger("hot_reload")
+    try:
+        live = tmp_path / "live"
+        write(live / "hello.py", "x = 1\n")
+        webui.preload(["--hot-reload-dir", str(live)])
+        webui.start()
+        # app-started waited for the first pass: its lines are out before the host prints its summary.
+        assert any(line.startswith("[Hot Reload] hello.py: reloaded in") for line in host_handler.lines)
+        assert any(line.startswith("[Hot Reload] watching ") for line in host_handler.lines)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        shared.log.removeHandler(host_handler)
+        del shared.log
+        ours.handlers.clear()
+        ours.propagate = True
+        ours.setLevel(logging.NOTSET)
+
+
 # -- the page's routes and tab, on each new app -----------------------------------------------------
 PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status")
 
@@ -483,3 +523,27 @@ def test_a_file_that_never_ran_well_registers_nothing(webui: StandinWebui, tmp_p
     write(live / "hook.py", REGISTERS_A_CALLBACK.format(version="bad", tail="raise RuntimeError('no')"))
     assert watcher.file("hook.py").outcome == "error"
     assert image_saved_callbacks() == []
+
+
+def test_api_only_mode_watches_and_serves_the_routes(webui: StandinWebui, tmp_path: Path,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    from fastapi.testclient import TestClient
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    ours = logging.getLogger("hot_reload")
+    try:
+        live = tmp_path / "live"
+        write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
+        webui.preload(["--hot-reload-dir", str(live), "--nowebui"])
+        app = webui.start_api_only()
+        events().file("patch_other.py", "ok")
+        assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
+        assert TestClient(app).get("/hot-reload/status").json()["mode"] in ("native", "polling")
+        assert "[Hot Reload] patch_other.py: reloaded in" in capfd.readouterr().err
+    finally:
+        root.handlers[:] = saved
+        ours.handlers.clear()
+        ours.propagate = True
+        ours.setLevel(logging.NOTSET)

@@ -5,7 +5,8 @@
 - install.py runs in a separate process with PYTHONPATH = webui root (so `import launch` works);
 - every scripts/*.py is executed from file as a new module object, with the extension root first on
   sys.path only while it executes;
-- app-started fires with a NEW FastAPI app each time;
+- app-started fires with a NEW FastAPI app each time; with --nowebui (start_api_only) no UI
+  callbacks fire and app-started gets demo None;
 - "Reload UI" fires before_reload and script_unloaded, clears ALL callbacks, re-executes the scripts
   and fires app-started again with a new app; sys.modules is left alone.
 
@@ -89,6 +90,12 @@ class StandinWebui:
         script_callbacks.fire("ui_settings")
         self.ui_tabs = [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
         return self._new_app(demo)
+
+    def start_api_only(self) -> FastAPI:
+        """`--nowebui` (A1111 webui.api_only): scripts load, no UI is built (no ui_settings, no
+        ui_tabs), and app-started fires with demo None."""
+        self.load_scripts()
+        return self._new_app(None)
 
     def _new_app(self, demo: Any) -> FastAPI:
         from modules import script_callbacks
