@@ -1,5 +1,6 @@
 """Command line, without a webui:
     python -m hotreload_lib watch DIR    run the reloader and print one JSON line per event on stdout
+                                         (stdout carries nothing else: what live files print goes to stderr)
     python -m hotreload_lib demo [DIR]   the same reloader behind a small page on 127.0.0.1 that shows
                                          the webui's toasts and Hot Reload tab (DIR: playground/)"""
 from __future__ import annotations
@@ -10,21 +11,37 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from .events import ReloadEvent
 from .reloader import ensure_started, get_events, get_reloader, shutdown
 
 
-def _print_event(event: ReloadEvent) -> None:
-    sys.stdout.write(event.to_json() + "\n")
+def _stdout_for_events_only() -> TextIO:
+    """The JSON stream, on what was stdout; from now on the process's stdout (file descriptor 1,
+    so also what a live file prints, or a program it starts) goes to stderr. `> events.jsonl`
+    then holds events only, one per line."""
     sys.stdout.flush()
+    try:
+        stdout_fd, stderr_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced streams (an embedding program): leave them
+        return sys.stdout
+    stream = os.fdopen(os.dup(stdout_fd), "w", encoding="utf-8", buffering=1)
+    os.dup2(stderr_fd, stdout_fd)
+    return stream
 
 
 def watch(folder: Path, force_polling: str) -> int:
     """Until interrupted (exit 0), or until the reloader cannot work at all (exit 1: watchdog is
     missing; the event said why), so a script driving it is not left waiting."""
     events = get_events()
-    events.subscribe(_print_event)
+    stream = _stdout_for_events_only()
+
+    def print_event(event: ReloadEvent) -> None:
+        stream.write(event.to_json() + "\n")
+        stream.flush()
+
+    events.subscribe(print_event)
     inactive = threading.Event()
 
     def note_inactive(event: ReloadEvent) -> None:

@@ -246,6 +246,16 @@ def test_cli_prints_one_json_line_per_event(live_dir: Path) -> None:
         write(live_dir / "cli.py", "x = (\n")
         event = json.loads(process.stdout.readline())
         assert (event["outcome"], event["error"]["type"], event["error"]["line"]) == ("error", "SyntaxError", 1)
+        # What a live file prints, itself or through a program it starts, is no part of the JSON stream.
+        write(live_dir / "cli.py", "import os, sys\nprint('chatty')\nsys.stdout.flush()\nos.system('echo shell')\n")
+        event = json.loads(process.stdout.readline())
+        assert (event["file"], event["outcome"]) == ("cli.py", "ok")
+        printed = set()
+        for _ in range(10):  # the console lines of the runs come first
+            printed.add(process.stderr.readline())
+            if {"chatty\n", "shell\n"} <= printed:
+                break
+        assert {"chatty\n", "shell\n"} <= printed
     finally:
         process.terminate()
         process.wait(10)
