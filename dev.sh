@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Developer commands, on a fresh clone:
 #   ./dev.sh test [pytest args]   lint, conventions check, every test
-#   ./dev.sh demo [DIR]           the demo, no webui needed: a page on 127.0.0.1 with a toast per
-#                                 reload of a .py file in DIR (default playground/)
+#   ./dev.sh demo [DIR]           the demo, no webui needed: a page on 127.0.0.1:7870 with a toast per
+#                                 reload of a .py file in DIR (default: a copy of playground/)
 #   ./dev.sh bench [--quick ...]  the benchmark: prints the tables, writes bench/results.json
 # All make .venv/ first (Python 3.10, as AUTOMATIC1111 uses, when it is installed).
 set -euo pipefail

@@ -12,5 +12,5 @@ def preload(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="sd-webui-hot-reload: run every .py file in DIR inside the webui, again on every save "
-        "(default: the extension's playground/ folder)",
+        "(default: the setting, else hot-reload/ in the webui's data folder)",
     )

@@ -2,7 +2,8 @@
     python -m hotreload_lib watch DIR    run the reloader and print one JSON line per event on stdout
                                          (stdout carries nothing else: what live files print goes to stderr)
     python -m hotreload_lib demo [DIR]   the same reloader behind a small page on 127.0.0.1 that shows
-                                         the webui's toasts and Hot Reload tab (DIR: playground/)"""
+                                         the webui's toasts and Hot Reload tab (DIR: a copy of playground/
+                                         in the temporary folder)"""
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     watch_parser = commands.add_parser("watch", help="run every .py file in DIR now and on every save")
     watch_parser.add_argument("folder", type=Path)
     demo_parser = commands.add_parser("demo", help="serve a page on 127.0.0.1 that shows a toast per reload")
-    demo_parser.add_argument("folder", type=Path, nargs="?", default=None, help="default: playground/")
-    demo_parser.add_argument("--port", type=int, default=None, help="default: a free port")
+    demo_parser.add_argument("folder", type=Path, nargs="?", default=None,
+                             help="default: a copy of playground/ in the temporary folder")
+    demo_parser.add_argument("--port", type=int, default=None, help="default: 7870, or a free port when taken")
     for command in (watch_parser, demo_parser):
         command.add_argument("--polling", action="store_true", help="poll instead of native file events")
     args = parser.parse_args(argv)
@@ -76,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     forced = "forced by --polling" if args.polling else (
         "forced by HOT_RELOAD_POLLING" if os.environ.get("HOT_RELOAD_POLLING", "") not in ("", "0") else "")
     if args.command == "demo":
-        from .demo import PLAYGROUND, run
+        from .demo import demo_folder, run
 
-        folder = (args.folder or PLAYGROUND).resolve()
+        folder = (args.folder or demo_folder()).resolve()
     else:
         folder = args.folder.resolve()
     if not folder.is_dir():

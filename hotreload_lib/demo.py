@@ -4,13 +4,16 @@ A small gradio page served on 127.0.0.1 and built the way the webui builds its o
 file defining onUiLoaded, then javascript/hot_reload.js, in the page head; style.css before </body>
 (both through gradio's TemplateResponse, as the webui injects them); A1111's GZip middleware; the
 event stream and status routes added after launch; the "Hot Reload" panel as a tab. It watches DIR
-(default: playground/), where greet.py replaces the page's greet() below.
+(default: a folder of its own in the system's temporary folder, where playground/greet.py is copied
+on first use, so the demo never edits the repository's files); greet.py replaces greet() below.
 
 The browser tests drive this same page, so what a new user sees first is what is tested.
 """
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +28,7 @@ from .ui import build_panel
 PACKAGE_DIR = Path(__file__).parent
 REPO_ROOT = PACKAGE_DIR.parent
 PLAYGROUND = REPO_ROOT / "playground"
+DEFAULT_PORT = 7870  # beside the webui's 7860; a free port when it is taken
 ASSET_ROUTE = "/hot-reload-demo/"
 # name in the page -> file served: the head scripts in the webui's order, then the stylesheet.
 HEAD_SCRIPTS = {
@@ -44,6 +48,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def default_port(host: str = "127.0.0.1") -> int:
+    """DEFAULT_PORT when nothing listens there, so the demo's address stays the same between runs."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, DEFAULT_PORT))
+        except OSError:
+            return free_port(host)
+    return DEFAULT_PORT
+
+
+def demo_folder() -> Path:
+    """The demo's live folder: kept between runs (your edits stay), made from playground/ once."""
+    folder = Path(tempfile.gettempdir()) / "sd-webui-hot-reload-demo"
+    if not folder.exists():
+        shutil.copytree(PLAYGROUND, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
 
 
 def _asset_url(name: str, path: Path) -> str:
@@ -172,7 +194,7 @@ def run(folder: Path, force_polling: str, port: int | None) -> int:
     from .server import process_feed
 
     ensure_started(folder, force_polling=force_polling)
-    page = DemoPage(process_feed(), port=port)
+    page = DemoPage(process_feed(), port=port or default_port())
     try:
         url = page.launch()
         print(f"hot reload demo: open {url} and edit the .py files in {folder} (Ctrl+C stops)", flush=True)

@@ -29,6 +29,3 @@ class HostHooks:
     busy: Callable[[], str] = _never_busy
     lift_callbacks: Callable[[str], object] = _nothing_to_lift
     put_back_callbacks: Callable[[object], None] = _nothing_to_put_back
-
-
-NO_HOST = HostHooks()

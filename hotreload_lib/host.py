@@ -23,6 +23,28 @@ SETTINGS_CATEGORY = "system"
 OPT_ENABLED = "hot_reload_enabled"
 OPT_POLLING = "hot_reload_polling"
 OPT_WAIT_FOR_GENERATION = "hot_reload_wait_for_generation"
+OPT_FOLDER = "hot_reload_folder"
+DEFAULT_FOLDER_NAME = "hot-reload"
+EXAMPLE_LIVE_FILE = '''"""An example live file: nothing in it runs until you uncomment it.
+
+Every .py file in this folder runs inside the webui, again each time it is saved (this folder:
+--hot-reload-dir, or the setting Settings -> Hot Reload, or else <webui data folder>/hot-reload).
+replace() swaps a webui function for yours everywhere it is referenced; the original is back
+when the file runs again without that replace(), or is deleted. Uncomment the lines below, save,
+and generate an image: its infotext ends with ", Tweaked: yes". Comment them out and save: back
+to normal, no restart.
+"""
+# from hotreload_lib import original, replace
+# from modules import processing
+#
+#
+# def create_infotext(p, *args, **kwargs):
+#     text = original(processing.create_infotext)(p, *args, **kwargs)  # the webui's own version
+#     return text + ", Tweaked: yes"
+#
+#
+# replace(processing, "create_infotext", create_infotext)
+'''
 # Read by javascript/hot_reload.js from window.opts.
 OPT_SUCCESS_TOASTS = "hot_reload_success_toasts"
 OPT_TOAST_SECONDS = "hot_reload_toast_seconds"
@@ -32,8 +54,6 @@ TAB = ("Hot Reload", "hot_reload")
 _reported_errors: set[str] = set()
 # Why the live folder cannot be watched (shown on the page), empty when it can.
 _folder_problem: list[str] = [""]
-# Kept so that switching the setting on can start watching at once, without an app start.
-_last_extension_root: list[str] = []
 
 
 def _ensure_console_log() -> None:
@@ -68,16 +88,35 @@ def option(key: str, default: Any) -> Any:
     return getattr(getattr(_shared(), "opts", None), key, default)
 
 
-def live_folder(extension_root: str) -> tuple[Path | None, str]:
-    """The folder to watch and, when it cannot be used, why."""
+def live_folder() -> tuple[Path | None, str]:
+    """The folder to watch and, when it cannot be used, why: --hot-reload-dir, else the setting,
+    else DEFAULT_FOLDER_NAME in the webui's data folder (made on first use, with a commented
+    example that changes nothing). Never inside this extension: the webui's extension updater
+    resets its checkout, and a fresh install must patch nothing."""
     flag = getattr(getattr(_shared(), "cmd_opts", None), "hot_reload_dir", None)
-    if not flag:
-        return Path(extension_root, "playground").resolve(), ""
-    folder = Path(os.path.expanduser(flag)).resolve()
+    chosen, source = (flag, "--hot-reload-dir") if flag else (option(OPT_FOLDER, "") or "", "the live folder setting")
+    if not chosen.strip():
+        return _default_folder()
+    folder = Path(os.path.expanduser(chosen.strip())).resolve()
     if not folder.exists():
-        return None, f"--hot-reload-dir {flag}: {folder} does not exist; hot reload is off"
+        return None, f"{source} {chosen}: {folder} does not exist; hot reload is off"
     if not folder.is_dir():
-        return None, f"--hot-reload-dir {flag}: {folder} is not a folder; hot reload is off"
+        return None, f"{source} {chosen}: {folder} is not a folder; hot reload is off"
+    return folder, ""
+
+
+def _default_folder() -> tuple[Path | None, str]:
+    data_path = getattr(_shared(), "data_path", None)
+    if not data_path:
+        return None, "the webui names no data folder: start it with --hot-reload-dir DIR; hot reload is off"
+    folder = Path(data_path, DEFAULT_FOLDER_NAME).resolve()
+    try:
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            (folder / "example.py").write_text(EXAMPLE_LIVE_FILE, encoding="utf-8")
+            log.info("[Hot Reload] made the live folder %s, with a commented example.py", folder)
+    except OSError as error:
+        return None, f"cannot make the live folder {folder}: {error}; hot reload is off"
     return folder, ""
 
 
@@ -129,7 +168,8 @@ def put_back_callbacks(lifted: object) -> None:
         entries.insert(min(index, len(entries)), entry)
 
 
-HOOKS = HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks)
+def hooks() -> HostHooks:
+    return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks)
 
 
 def feed() -> Feed:
@@ -159,10 +199,10 @@ def add_page_routes(demo: Any, app: Any) -> None:
     add_routes(app, feed(), closing=closing, add_route=_sdnext_route_registrar())
 
 
-def start_watching(extension_root: str) -> None:
+def start_watching() -> None:
     """Start the reloader once per process; when it runs already ("Reload UI"), run every live file
     again, since the host re-created the script modules they may have patched."""
-    folder, problem = live_folder(extension_root)
+    folder, problem = live_folder()
     _folder_problem[0] = problem
     if folder is None:
         if problem not in _reported_errors:
@@ -170,7 +210,7 @@ def start_watching(extension_root: str) -> None:
             log.error("[Hot Reload] %s", problem)
         return
     previous = get_reloader()
-    reloader = ensure_started(folder, force_polling=forced_polling(), host=HOOKS)
+    reloader = ensure_started(folder, force_polling=forced_polling(), host=hooks())
     if reloader is previous:
         reloader.rerun_all()
     else:
@@ -179,13 +219,13 @@ def start_watching(extension_root: str) -> None:
         reloader.wait_until_watching(FIRST_PASS_WAIT)
 
 
-def on_app_started(demo: Any, app: Any, extension_root: str) -> None:
+def on_app_started(demo: Any, app: Any) -> None:
     """Called only while enabled (the entry returns at once otherwise). With --nowebui `demo` is
     None and no UI callback ever ran: the routes and the reloader are all there is."""
     _ensure_console_log()
     if app is not None:
         add_page_routes(demo, app)
-    start_watching(extension_root)
+    start_watching()
 
 
 def on_ui_tabs() -> list[tuple[Any, str, str]]:
@@ -200,20 +240,19 @@ def _on_enabled_change() -> None:
     # app start ("Reload UI"), since a disabled extension's callbacks return at once.
     if not option(OPT_ENABLED, True):
         shutdown()
-    elif _last_extension_root:
-        start_watching(_last_extension_root[0])
+    else:
+        start_watching()
 
 
-def _on_polling_change() -> None:
-    if option(OPT_ENABLED, True) and _last_extension_root:
-        start_watching(_last_extension_root[0])  # a new watch mode means a new reloader
+def _on_watching_change() -> None:
+    if option(OPT_ENABLED, True):
+        start_watching()  # another folder or watch mode means a new reloader
 
 
-def on_ui_settings(extension_root: str) -> None:
+def on_ui_settings() -> None:
     import gradio as gr
 
     _ensure_console_log()
-    _last_extension_root[:] = [extension_root]
     shared = _shared()
     option_info = getattr(shared, "OptionInfo", None)
     opts = getattr(shared, "opts", None)
@@ -224,9 +263,13 @@ def on_ui_settings(extension_root: str) -> None:
             True, "Enable hot reload (off: stop watching and undo every live file's replacements)",
             section=SECTION, onchange=_on_enabled_change,
         ),
+        OPT_FOLDER: option_info(
+            "", f"Live folder (empty: {DEFAULT_FOLDER_NAME}/ in the webui's data folder; --hot-reload-dir wins)",
+            section=SECTION, onchange=_on_watching_change,
+        ),
         OPT_POLLING: option_info(
             False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",
-            section=SECTION, onchange=_on_polling_change,
+            section=SECTION, onchange=_on_watching_change,
         ),
         OPT_WAIT_FOR_GENERATION: option_info(
             True, "Wait for running generations: a file saved meanwhile runs when the generation has finished",

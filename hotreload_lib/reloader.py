@@ -21,7 +21,7 @@ from typing import Any
 from .coalesce import PendingPaths
 from .events import EventLog, Reporter
 from .gate import RunGate
-from .hooks import NO_HOST, HostHooks
+from .hooks import HostHooks
 from .livefolder import LiveFolder
 from .oversight import Overseer
 from .registry import PatchRegistry, get_registry
@@ -39,7 +39,7 @@ log = logging.getLogger("hot_reload")
 class Reloader:
     def __init__(self, folder: Path, events: EventLog, registry: PatchRegistry, *,
                  force_polling: str = "", native_observer: Callable[[], Any] | None = None,
-                 timings: Timings | None = None, host: HostHooks = NO_HOST) -> None:
+                 timings: Timings | None = None, host: HostHooks | None = None) -> None:
         self.folder = folder
         self.events = events
         self.registry = registry
@@ -56,6 +56,7 @@ class Reloader:
         self._lock = threading.Lock()
         self._switching = QuickSwitching()
         self.reporter = Reporter(events, folder)
+        host = host or HostHooks()
         self.gate = RunGate(host.busy, self._announce_wait)
         self.live = LiveFolder(folder, registry, self._calls, self.reporter, host,
                                requeue=self._pending.add, stopping=self._stopping.is_set)
@@ -257,7 +258,7 @@ def get_reloader() -> Reloader | None:
     return _reloader
 
 
-def ensure_started(folder: Path, *, force_polling: str = "", host: HostHooks = NO_HOST,
+def ensure_started(folder: Path, *, force_polling: str = "", host: HostHooks | None = None,
                    on_new: Callable[[Reloader], None] | None = None) -> Reloader:
     """Start the process's reloader for `folder`, or return the one already running for it.
 

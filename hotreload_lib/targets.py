@@ -17,7 +17,7 @@ from .inplace import Unwrapped, function_kind, strip_same_decorators, unwrap_pat
 
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 MISSING = object()
-ENGINE_PACKAGE = __name__.rpartition(".")[0]
+ENGINE_PACKAGE = __package__
 # The demo page's greet() exists to be replaced; every other module of the package is the engine.
 REPLACEABLE_OWN_MODULES = frozenset({f"{ENGINE_PACKAGE}.demo"})
 _KIND_NAMES = {

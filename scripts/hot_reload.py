@@ -42,7 +42,7 @@ def _host():
 def on_app_started(demo, app) -> None:
     if not _enabled():
         return
-    _host().on_app_started(demo, app, EXTENSION_ROOT)
+    _host().on_app_started(demo, app)
 
 
 def on_ui_tabs():
@@ -53,7 +53,7 @@ def on_ui_tabs():
 
 def on_ui_settings() -> None:
     # Registers the settings, "Enable hot reload" included, so it runs when disabled too.
-    _host().on_ui_settings(EXTENSION_ROOT)
+    _host().on_ui_settings()
 
 
 script_callbacks.on_app_started(on_app_started)

@@ -195,16 +195,34 @@ def test_a_missing_flag_folder_is_one_error_line_and_nothing_else(
     assert live_threads() == (0, 0)
 
 
-def test_without_the_flag_the_playground_is_watched(webui: StandinWebui) -> None:
+def test_without_the_flag_a_folder_in_the_data_folder_is_made_and_nothing_is_patched(
+        webui: StandinWebui, tmp_path: Path) -> None:
     from modules import shared
 
     webui.preload([])
     webui.start()
     reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
-    assert reloader.folder == (webui.ours / "playground").resolve()  # type: ignore[attr-defined]
-    watcher = events()
-    assert watcher.next(lambda e: e.file.endswith(".py")).outcome == "ok"
-    assert shared.cmd_opts.hot_reload_dir is None
+    folder = (webui.webui_root / "hot-reload").resolve()
+    assert reloader.folder == folder and shared.cmd_opts.hot_reload_dir is None
+    example = events().file("example.py", "ok")
+    assert example.replaced == () and "nothing replaced" in example.message  # a fresh install changes nothing
+    assert "replace(processing" in (folder / "example.py").read_text()
+    # What the user writes there is theirs: a second start keeps it.
+    write(folder / "example.py", "MINE = 1\n")
+    webui.reload_ui()
+    assert (folder / "example.py").read_text() == "MINE = 1\n"
+
+
+def test_the_live_folder_setting_switches_the_folder_at_once(webui: StandinWebui, tmp_path: Path) -> None:
+    from modules import shared
+
+    webui.preload([])
+    webui.start()
+    other = tmp_path / "other"
+    write(other / "there.py", "x = 1\n")
+    shared.opts.set("hot_reload_folder", str(other))
+    assert events().file("there.py").outcome == "ok"
+    assert sys.modules["hotreload_lib.reloader"].get_reloader().folder == other.resolve()
 
 
 def test_installed_while_running_the_flag_attribute_is_missing(webui: StandinWebui) -> None:

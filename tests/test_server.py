@@ -281,3 +281,15 @@ def test_the_demo_command_serves_the_page_and_stops_on_ctrl_c(live_dir: Path) ->
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
+
+
+def test_the_demo_works_on_a_copy_of_the_playground(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from hotreload_lib.demo import PLAYGROUND, demo_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = demo_folder()
+    assert folder.parent == tmp_path and (folder / "greet.py").read_text() == (PLAYGROUND / "greet.py").read_text()
+    (folder / "greet.py").write_text("# mine\n")
+    assert (demo_folder() / "greet.py").read_text() == "# mine\n"  # the user's edits stay

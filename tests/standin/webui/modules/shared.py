@@ -1,8 +1,12 @@
-"""Stand-in for modules/shared.py: cmd_opts (set by the host after parsing), opts and state.
+"""Stand-in for modules/shared.py: cmd_opts (set by the host after parsing), opts, state, and
+data_path (A1111: --data-dir, else the webui folder).
 
 Options behaves like A1111's: a key that was never registered raises AttributeError, a registered
 key that was never saved answers its default.
 """
+import os
+
+data_path = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class OptionInfo:
