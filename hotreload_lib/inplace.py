@@ -166,9 +166,12 @@ def resting_code(code: types.CodeType) -> types.CodeType:
     return code
 
 
-def clone_function(func: types.FunctionType, code: types.CodeType) -> types.FunctionType:
-    """A new function object that runs `code` exactly as `func` ran it before any patch."""
-    clone = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+def clone_function(func: types.FunctionType, code: types.CodeType,
+                   closure: tuple[types.CellType, ...] | None = None) -> types.FunctionType:
+    """A new function object that runs `code` exactly as `func` ran it before any patch (with
+    `closure` in place of its own cells, when given)."""
+    cells = func.__closure__ if closure is None else closure
+    clone = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, cells)
     clone.__kwdefaults__ = func.__kwdefaults__
     clone.__annotations__ = func.__annotations__
     clone.__qualname__ = func.__qualname__

@@ -42,6 +42,7 @@ from .targets import (
     locate,
     refuse_engine_target,
     resolve_target,
+    with_target_class,
 )
 
 __all__ = ["ATTRIBUTE_ONLY_NOTE", "MANUAL_OWNER", "PatchRegistry", "Replacement", "original", "replace", "restore",
@@ -273,6 +274,7 @@ class PatchRegistry:
         with self._lock:
             site = locate(owner, name)
             refuse_engine_target(site)
+            new = with_target_class(new, site)
             if new is site.current:
                 raise ValueError(f"replace({site.label}): the replacement is the current object")
             notes: list[str] = []

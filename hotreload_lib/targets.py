@@ -13,7 +13,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from .inplace import Unwrapped, function_kind, strip_same_decorators, unwrap_patchable
+from .inplace import Unwrapped, clone_function, function_kind, strip_same_decorators, unwrap_patchable
 
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 MISSING = object()
@@ -232,6 +232,45 @@ def attribute_reason(site: Site, new: Any) -> str:
         slots = " with __slots__" if not hasattr(current, "__dict__") else ""
         why = f"a {type(current).__name__} object{slots}"
     return f"{ATTRIBUTE_ONLY_NOTE} ({why})"
+
+
+def with_target_class(new: Any, site: Site) -> Any:
+    """`new`, its `__class__` cell made the target's class where it named another one.
+
+    Zero-argument `super()` reads that cell, which Python fills with the class whose body defined
+    the method. A method taken from a copy of the target class (the natural way to edit one) names
+    the copy, and `super()` then raises TypeError on every call on the target's instances. A method
+    from a base of the target keeps its cell: `super()` works there as it would in that base.
+    """
+    klass = site.owner if isinstance(site.owner, type) else None
+    if klass is None and not isinstance(site.owner, types.ModuleType):
+        klass = type(site.owner)
+    if klass is None:
+        return new
+    if isinstance(new, (staticmethod, classmethod)):
+        inner = _function_in_class(new.__func__, klass)
+        return new if inner is new.__func__ else type(new)(inner)
+    if isinstance(new, property):
+        parts = [_function_in_class(part, klass) if isinstance(part, types.FunctionType) else part
+                 for part in (new.fget, new.fset, new.fdel)]
+        return new if parts == [new.fget, new.fset, new.fdel] else property(*parts, new.__doc__)
+    return _function_in_class(new, klass) if isinstance(new, types.FunctionType) else new
+
+
+def _function_in_class(func: types.FunctionType, klass: type) -> types.FunctionType:
+    names = func.__code__.co_freevars
+    if "__class__" not in names or func.__closure__ is None:
+        return func
+    index = names.index("__class__")
+    try:
+        named = func.__closure__[index].cell_contents
+    except ValueError:  # an empty cell: nothing to fix
+        return func
+    if not isinstance(named, type) or issubclass(klass, named):
+        return func
+    closure = list(func.__closure__)
+    closure[index] = types.CellType(klass)
+    return clone_function(func, func.__code__, tuple(closure))
 
 
 def in_place_target(site: Site, new: Any) -> tuple[Unwrapped, Any] | None:

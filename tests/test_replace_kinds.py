@@ -605,3 +605,73 @@ def test_our_own_later_attribute_layer_is_not_taken_for_another_tool(
     changed = registry.restore_all()
     assert not any("another tool" in line for line in changed)
     assert targets.plain(1)[0] == "orig"
+
+
+# -- super() in a method copied from a copy of the target class -------------------------------------
+SUPER_TARGETS = '''
+class Base:
+    def greet(self):
+        return "base"
+
+    @classmethod
+    def make(cls):
+        return "base-make"
+
+    @property
+    def size(self):
+        return 1
+
+
+class Target(Base):
+    def greet(self):
+        return "target+" + super().greet()
+
+    @classmethod
+    def make(cls):
+        return "target-make+" + super().make()
+
+    @property
+    def size(self):
+        return 10 + super().size
+
+
+class Child(Target):
+    pass
+'''
+EDITED_COPY = '''
+class Target(Base):  # the class copied into a live file and edited
+    def greet(self):
+        return "edited+" + super().greet()
+
+    @classmethod
+    def make(cls):
+        return "edited-make+" + super().make()
+
+    @property
+    def size(self):
+        return 100 + super().size
+'''
+
+
+def test_a_method_of_a_copied_class_calls_super_of_the_target(registry: PatchRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "super_targets.py"
+    write(path, SUPER_TARGETS)
+    module = types.ModuleType("super_targets")
+    module.__file__ = str(path)
+    exec(compile(SUPER_TARGETS, str(path), "exec"), module.__dict__)
+    made_before = module.Target()
+    greet_alias = made_before.greet
+    copy: dict[str, Any] = {"Base": module.Base}
+    exec(compile(EDITED_COPY, str(tmp_path / "live.py"), "exec"), copy)
+    edited = copy["Target"]
+    handles = [registry.replace(module.Target, name, vars(edited)[name]) for name in ("greet", "make", "size")]
+    assert [handle.mode for handle in handles] == ["in-place"] * 3
+    assert (made_before.greet(), greet_alias(), module.Child().greet()) == ("edited+base",) * 3
+    assert module.Target.make() == "edited-make+base-make" and made_before.size == 101
+    # Attribute mode: a name the class only inherits, set on that class.
+    child_handle = registry.replace(module.Child, "greet", vars(edited)["greet"])
+    assert child_handle.mode == "attribute" and module.Child().greet() == "edited+edited+base"
+    # The copy itself is untouched: its own super() still names it.
+    assert edited().greet() == "edited+base"
+    registry.restore_all()
+    assert (made_before.greet(), module.Child().greet(), made_before.size) == ("target+base",) * 2 + (11,)
