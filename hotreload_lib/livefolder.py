@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .events import Reporter
+from .events import ReloadEvent, Reporter
 from .hooks import HostHooks
 from .registry import PatchRegistry
 from .runner import (
@@ -40,6 +40,7 @@ class LiveFile:
     module: types.ModuleType | None = None  # the last good run's module
     needs_teardown: bool = False  # its teardown() has not run yet
     outcome: str = ""
+    failure: ReloadEvent | None = None  # the error event of the last run, while it is the last word
     runs: int = 0
     stamp: Stamp | None = None  # of the source last read
     digest: bytes = b""  # of the source last run
@@ -95,6 +96,10 @@ class LiveFolder:
     # -- what the status view and thread reports need -----------------------------------------
     def outcomes(self) -> dict[str, str]:
         return {self.reporter.display(Path(p)): f.outcome for p, f in sorted(self.files.items())}
+
+    def failures(self) -> list[ReloadEvent]:
+        """The error event of each file that is failing now, in path order."""
+        return [live.failure for _, live in sorted(self.files.items()) if live.failure is not None]
 
     def thread_failed(self, args: Any) -> None:
         """Report an exception that ended a thread, as an event of the live file in its traceback."""
@@ -179,7 +184,7 @@ class LiveFolder:
             live = self._live_file(path)
             live.outcome, live.stamp = "error", file_stamp(path)
             info = error_info(error, str(path))
-            self.reporter.publish(path, "error", f"{info.summary} ({self._kept(live)})", error=info)
+            live.failure = self.reporter.publish(path, "error", f"{info.summary} ({self._kept(live)})", error=info)
             return
         if not again and not source.data and time.time_ns() - source.stamp[0] < HALF_WRITTEN_NS:
             # Empty and just written: most often a save caught between its truncation and its write
@@ -207,17 +212,25 @@ class LiveFolder:
         if teardown_error is not None:
             notes.insert(0, f"teardown() failed: {teardown_error.summary}")
         if result.ok:
-            live.module, live.outcome, live.needs_teardown = result.module, "ok", True
-            what = ", ".join(f"{r.target} ({r.mode})" for r in result.replaced) or "nothing replaced"
+            live.module, live.outcome, live.needs_teardown, live.failure = result.module, "ok", True, None
+            others = [(target, owner) for target, owner in result.undone if owner != str(path)]
+            notes += [f"its restore() undid {target} of {self.reporter.display(Path(owner))}"
+                      for target, owner in others]
+            what = [", ".join(f"{r.target} ({r.mode})" for r in result.replaced)] if result.replaced else []
+            if result.restored:
+                what.append(f"restored {', '.join(result.restored)} (no longer replaced)")
             self.reporter.publish(
-                path, "ok", f"reloaded in {result.duration_ms:.1f} ms: {what}", duration_ms=result.duration_ms,
+                path, "ok", f"reloaded in {result.duration_ms:.1f} ms: {'; '.join(what) or 'nothing replaced'}",
+                duration_ms=result.duration_ms,
                 replaced=tuple({"target": r.target, "mode": r.mode, "note": r.note} for r in result.replaced),
+                restored=tuple(dict.fromkeys([*result.restored, *(target for target, _ in others)])),
                 notes=tuple(notes))
         else:
             assert result.error is not None
             live.outcome = "error"
-            self.reporter.publish(path, "error", f"{result.error.summary} ({self._kept(live)})",
-                                  duration_ms=result.duration_ms, notes=tuple(notes), error=result.error)
+            live.failure = self.reporter.publish(
+                path, "error", f"{result.error.summary} ({self._kept(live)})", duration_ms=result.duration_ms,
+                notes=tuple(notes), error=result.error)
 
     @staticmethod
     def _kept(live: LiveFile) -> str:
@@ -233,11 +246,11 @@ class LiveFolder:
         self.host.lift_callbacks(str(path))
         forget_module(live.module_name)
         notes = [f"teardown() failed: {teardown_error.summary}"] if teardown_error else []
-        what = ", ".join(restored) or "nothing to restore"
+        what = f"restored {', '.join(restored)}" if restored else "it had replaced nothing"
         if stopping:
             # The file is still there: not a "Removed" toast, which would send the user looking for it.
-            self.reporter.publish(path, "info", f"hot reload stopped: restored {what}", restored=tuple(restored),
+            self.reporter.publish(path, "info", f"hot reload stopped: {what}", restored=tuple(restored),
                                   notes=tuple(notes + kept))
         else:
-            self.reporter.publish(path, "removed", f"removed: restored {what}", restored=tuple(restored),
+            self.reporter.publish(path, "removed", f"removed: {what}", restored=tuple(restored),
                                   notes=tuple(notes + kept))

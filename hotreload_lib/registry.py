@@ -191,8 +191,11 @@ class Replacement:
 class Transaction:
     owner: str
     removed: list[tuple[Slot, int, Layer]]
-    replaced: list[ReplacementInfo] = field(default_factory=list)
+    made: list[tuple[Slot, Layer]] = field(default_factory=list)  # by replace() during the run
+    replaced: list[ReplacementInfo] = field(default_factory=list)  # of those, what is still in place at the end
     notes: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # targets the last run replaced and this one does not
+    undone: list[tuple[str, str]] = field(default_factory=list)  # (target, owner) its restore() calls removed
 
 
 class PatchRegistry:
@@ -233,6 +236,10 @@ class PatchRegistry:
             yield transaction
             with self._lock:
                 self._apply_all(in_place, transaction.notes)
+                transaction.replaced = [layer.info for slot, layer in transaction.made
+                                        if any(kept is layer for kept in slot.layers)]
+                transaction.restored = sorted({slot.label for slot in lifted
+                                               if not any(layer.owner == owner for layer in slot.layers)})
         except BaseException:
             with self._lock:
                 failed = self._take_layers(lambda slot, layer: layer.owner == owner, [])
@@ -290,7 +297,7 @@ class PatchRegistry:
                 raise
             transaction = getattr(self._local, "transaction", None)
             if transaction is not None:
-                transaction.replaced.append(info)
+                transaction.made.append((slot, layer))
             return Replacement(self, layer, slot.callable_original(site))
 
     def restore(self, owner: Any, target: Any = None) -> bool:
@@ -326,6 +333,9 @@ class PatchRegistry:
             slots = {slot for slot, _, _ in removed}
             self._apply_all(slots, notes)
             self._report(notes)
+            transaction = getattr(self._local, "transaction", None)
+            if transaction is not None:  # a live file's own restore() / restore_all()
+                transaction.undone += [(slot.label, layer.owner) for slot, _, layer in removed]
             return sorted({slot.label for slot in slots}), notes
 
     def original(self, obj: Any) -> Any:

@@ -136,7 +136,9 @@ class Reloader:
             "mode": self.mode,
             "mode_reason": self.mode_reason,
             "files": self.live.outcomes(),
+            "failing": [event.to_dict() for event in self.live.failures()],
             "pending": len(self._pending),
+            "waiting": [self.reporter.display(path) for path in self.gate.waiting],
         }
 
     def report_thread_failure(self, args: Any) -> None:

@@ -56,6 +56,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     error: ErrorInfo | None = None
     module: types.ModuleType | None = None
+    restored: list[str] = field(default_factory=list)  # what the last good run replaced and this one does not
+    undone: list[tuple[str, str]] = field(default_factory=list)  # (target, owner) the file's restore() calls undid
 
 
 Stamp = tuple[int, int]  # (mtime in ns, size) of a file
@@ -293,7 +295,8 @@ def run_file(path: Path, name: str, registry: PatchRegistry, source: bytes | Non
         )
     return RunResult(
         ok=True, duration_ms=_elapsed(started), replaced=list(transaction.replaced),
-        notes=list(transaction.notes), module=module,
+        notes=list(transaction.notes), module=module, restored=list(transaction.restored),
+        undone=list(transaction.undone),
     )
 
 

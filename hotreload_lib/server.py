@@ -102,7 +102,7 @@ def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
         state = reloader.status()
     else:
         state = {"folder": None, "running": False, "mode": "off", "mode_reason": problem or "hot reload is off",
-                 "files": {}, "pending": 0}
+                 "files": {}, "failing": [], "pending": 0, "waiting": []}
     if not problem and state["mode"] == "inactive":
         problem = state["mode_reason"]
     folder = reloader.folder if reloader is not None else None

@@ -85,7 +85,7 @@ def locate(owner: Any, name: str) -> Site:
             return Site(owner, name, label, "class", value, in_namespace=namespace is not None)
     current = getattr(owner, name, MISSING)
     if current is MISSING:
-        raise AttributeError(f"{label} does not exist; nothing replaced")
+        raise AttributeError(f"{label} does not exist")
     return Site(owner, name, label, "dynamic", current, in_namespace=False)
 
 

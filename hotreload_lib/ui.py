@@ -59,6 +59,14 @@ def summary_html(state: dict[str, Any], note: str = "") -> str:
         f"<b>Watching:</b> {html.escape(mode)}",
         f"<b>Live files:</b> {files}" + (f", {failing} failing" if failing else ""),
     ]
+    for event in state.get("failing", []):
+        error = event["error"] or {}
+        where = f":{error['line']}" if error.get("line") else ""
+        lines.append(f"&nbsp;&nbsp;<b>failing:</b> <code>{html.escape(event['file'] + where)}</code> "
+                     f"{html.escape(event['message'])}")
+    if state.get("waiting"):
+        lines.append("<b>Waiting for the generation to finish:</b> "
+                     + ", ".join(f"<code>{html.escape(name)}</code>" for name in state["waiting"]))
     if note:
         lines.append(f"<b>{html.escape(note)}</b>")
     return "<div class='hot-reload-summary'>" + "<br>".join(lines) + "</div>"

@@ -346,3 +346,17 @@ def test_an_empty_file_caught_mid_save_does_not_undo_the_replacements(live_dir: 
     (live_dir / "mid.py").write_text("", encoding="utf-8")
     assert watcher.file("mid.py", "ok").replaced == ()
     assert GREET_ALIAS("m") == "hello m"
+
+
+def test_events_say_what_a_files_own_restore_calls_undid(live_dir: Path, make_reloader) -> None:
+    _reloader, watcher = make_reloader()
+    write(live_dir / "a.py", patch_source("from a"))
+    watcher.file("a.py", "ok")
+    write(live_dir / "b.py", patch_source("from b") + "from hotreload_lib import restore_all\nrestore_all()\n")
+    event = watcher.file("b.py", "ok")
+    # b's own replacement went with restore_all(): it is not reported as replaced.
+    assert event.replaced == () and event.restored == ("hot_reload_test_target.greet",)
+    assert "its restore() undid hot_reload_test_target.greet of a.py" in event.notes
+    assert GREET_ALIAS("x") == "hello x"
+    (live_dir / "a.py").unlink()
+    assert watcher.file("a.py", "removed").message == "removed: it had replaced nothing"

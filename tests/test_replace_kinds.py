@@ -425,7 +425,7 @@ def test_a_type_that_refuses_attributes_fails_clearly_and_leaves_nothing(registr
     with pytest.raises(TypeError, match="str"):
         registry.replace(str, "upper", lambda self: self)
     assert registry.active() == []
-    with pytest.raises(AttributeError, match="does not exist; nothing replaced"):
+    with pytest.raises(AttributeError, match=r"does not exist$"):
         registry.replace(str, "no_such_name", lambda self: self)
 
 

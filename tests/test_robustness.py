@@ -119,7 +119,7 @@ def worker_blocked(live_dir: Path, watcher: EventWatcher) -> Iterator[None]:
     ("raise SystemExit\n", "SystemExit", "sys.exit(None)"),
     ("raise KeyboardInterrupt\n", "KeyboardInterrupt", ""),
     ("import no_such_module_for_hot_reload\n", "ModuleNotFoundError", "no_such_module_for_hot_reload"),
-    ("replace(target, 'no_such_function', greet)\n", "AttributeError", "does not exist; nothing replaced"),
+    ("replace(target, 'no_such_function', greet)\n", "AttributeError", "no_such_function does not exist"),
 ], ids=["syntax-error", "raises", "endless-recursion", "sys-exit", "system-exit", "keyboard-interrupt",
         "missing-module", "missing-target"])
 def test_a_failing_file_keeps_the_last_good_state(live_dir: Path, make_reloader: MakeReloader,
@@ -139,7 +139,9 @@ def test_an_empty_file_runs_and_replaces_nothing(live_dir: Path, make_reloader: 
     _, watcher = good_then(live_dir, make_reloader)
     save_bytes(live_dir / "tweak.py", b"")
     event = watcher.file("tweak.py", "ok")
-    assert "nothing replaced" in event.message
+    # It says what the last run replaced and this one gives back.
+    assert event.message.endswith(f"restored {TARGET.__name__}.greet (no longer replaced)")
+    assert event.restored == (f"{TARGET.__name__}.greet",) and event.replaced == ()
     assert GREET("a") == "hello a"  # the file describes the whole state: now, nothing
     write(live_dir / "tweak.py", patch("good"))
     watcher.file("tweak.py", "ok")

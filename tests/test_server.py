@@ -209,6 +209,26 @@ def test_status_lists_folder_mode_replacements_and_recent_events(
     assert state["last_seq"] == state["recent"][-1]["seq"]
 
 
+def test_status_and_the_tab_name_the_files_failing_now(make_reloader: Callable[..., Any], serve_page: ServePage,
+                                                       live_dir: Path) -> None:
+    from hotreload_lib.ui import summary_html
+
+    reloader, watcher = make_reloader()
+    write(live_dir / "broken.py", "x = 1\n\n1 / 0\n")
+    watcher.file("broken.py", "error")
+    write(live_dir / "fine.py", "x = 1\n")
+    watcher.file("fine.py", "ok")
+    page = serve_page(feed_of(reloader))
+    state = httpx.get(page.url + "hot-reload/status").json()
+    [failing] = state["failing"]
+    assert failing["file"] == "broken.py" and failing["error"]["type"] == "ZeroDivisionError"
+    assert failing["error"]["line"] == 3
+    assert "<code>broken.py:3</code> ZeroDivisionError: division by zero" in summary_html(state)
+    write(live_dir / "broken.py", "x = 2\n")
+    watcher.file("broken.py", "ok")
+    assert httpx.get(page.url + "hot-reload/status").json()["failing"] == []
+
+
 def test_status_says_off_and_why_without_a_reloader(serve_page: ServePage, events: EventLog) -> None:
     page = serve_page(Feed(events, PatchRegistry(), lambda: None, lambda: "--hot-reload-dir x: no such folder"))
     state = httpx.get(page.url + "hot-reload/status").json()
