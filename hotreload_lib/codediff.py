@@ -7,13 +7,19 @@ pair with their old version by name (and, for several of one name, by decorators
 a property's getter and setter, singledispatch's `_` overloads); other statements by the names they
 bind. A changed class gets the same comparison of its body.
 
+Parsing is most of the cost (a few ms for 1000 lines), so a new version is parsed from the old one:
+only the lines between the unchanged start and end of the file, widened to whole top-level
+statements; the statements around them are the old version's, their lines moved.
+
 Pure syntax: nothing here looks at the loaded module (modupdate.py applies the difference).
 """
 from __future__ import annotations
 import __future__
 
 import ast
-from collections.abc import Callable, Hashable, Iterator
+import copy
+import io
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,22 +27,23 @@ Kind = Literal["function", "class", "statement"]
 DOC = "__doc__"
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NEW_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+Placed = tuple[ast.stmt, int]  # a statement's node and how many lines it moved since it was parsed
 
 
 @dataclass(eq=False)
 class Version:
-    """One version of a module's source, parsed once (its statements' texts are cut from `lines`)."""
+    """One version of a module's source: its lines and its top-level statements."""
 
     text: str
     filename: str
-    tree: ast.Module
     lines: list[str]
+    body: list[Placed]
 
     @property
     def future_flags(self) -> int:
         """The compiler flags of the file's `from __future__` imports."""
         flags = 0
-        for node in self.tree.body:
+        for node, _ in self.body:
             if isinstance(node, ast.ImportFrom) and node.module == "__future__":
                 for alias in node.names:
                     feature = getattr(__future__, alias.name, None)
@@ -46,7 +53,40 @@ class Version:
 
 def parse(text: str, filename: str) -> Version:
     """Parse `text` (raises SyntaxError with the file and line)."""
-    return Version(text, filename, ast.parse(text, filename), text.splitlines(keepends=True))
+    return Version(text, filename, _lines(text), [(node, 0) for node in ast.parse(text, filename).body])
+
+
+def reparse(previous: Version, text: str) -> Version:
+    """Parse `text`, a new version of `previous`'s file, reusing what did not change."""
+    lines = _lines(text)
+    old_lines = previous.lines
+    limit = min(len(lines), len(old_lines))
+    start = 0
+    while start < limit and lines[start] == old_lines[start]:
+        start += 1
+    if start == len(lines) == len(old_lines):
+        return Version(text, previous.filename, lines, list(previous.body))
+    end = 0  # lines equal at the end, not overlapping the equal start
+    while end < limit - start and lines[-1 - end] == old_lines[-1 - end]:
+        end += 1
+    delta = len(lines) - len(old_lines)
+    # Old statements entirely before the first changed line, or after the last, stay as they were.
+    first_changed, last_changed = start + 1, len(old_lines) - end  # 1-based lines of the old file
+    before = [(node, moved) for node, moved in previous.body if _last_line(node, moved) < first_changed]
+    after = [(node, moved) for node, moved in previous.body if _first_line(node, moved) > last_changed]
+    region_start = (_last_line(*before[-1]) + 1) if before else 1
+    region_end = (_first_line(*after[0]) - 1 + delta) if after else len(lines)
+    # Empty lines in front give the region's nodes their line numbers in the file (cheaper than
+    # renumbering every node afterwards).
+    padded = "\n" * (region_start - 1) + "".join(lines[region_start - 1:region_end])
+    try:
+        region = ast.parse(padded, previous.filename)
+    except SyntaxError:
+        return parse(text, previous.filename)  # the whole file reports the error, at the right line
+    if before and any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in region.body):
+        return parse(text, previous.filename)  # only the whole file knows whether it is allowed there
+    body = [*before, *((node, 0) for node in region.body), *((node, moved + delta) for node, moved in after)]
+    return Version(text, previous.filename, lines, body)
 
 
 @dataclass(eq=False)
@@ -54,6 +94,7 @@ class Statement:
     """One top-level statement of a module or class body."""
 
     node: ast.stmt
+    moved: int  # lines it moved since its node was parsed: its lines in this version are the node's plus this
     position: int  # index in its body
     text: str  # the statement's exact source text
     binds: frozenset[str]  # the names it binds in its scope
@@ -73,11 +114,14 @@ class Statement:
     @property
     def first_line(self) -> int:
         """The line a compiled function's `co_firstlineno` gives: its first decorator's."""
-        decorators = getattr(self.node, "decorator_list", None)
-        return decorators[0].lineno if decorators else self.node.lineno
+        return _first_line(self.node, self.moved)
 
     @property
-    def identity(self) -> str:
+    def identity(self) -> str | None:
+        """The AST without positions; None for a class, whose body is compared statement by
+        statement instead (dumping a whole class costs more than the rest of an update)."""
+        if self.kind == "class":
+            return None
         if self._dump is None:
             self._dump = ast.dump(self.node)
         return self._dump
@@ -86,6 +130,16 @@ class Statement:
     def is_docstring(self) -> bool:
         return self.position == 0 and _is_string(self.node)
 
+    def placed(self) -> ast.stmt:
+        """The node at this version's lines (a moved copy for a node parsed with an older version)."""
+        if not self.moved:
+            return self.node
+        return ast.increment_lineno(copy.deepcopy(self.node), self.moved)
+
+    def inner(self) -> list[Placed]:
+        """A class statement's body."""
+        return [(node, self.moved) for node in getattr(self.node, "body", [])]
+
 
 @dataclass(eq=False)
 class Pair:
@@ -93,7 +147,7 @@ class Pair:
 
     old: Statement
     new: Statement
-    body: ScopeDiff | None = None  # a changed class: the difference of its body
+    body: ScopeDiff | None = None  # a class compared statement by statement: the difference of its body
 
     @property
     def decorators_changed(self) -> bool:
@@ -127,11 +181,11 @@ class ScopeDiff:
 
 
 def diff_versions(old: Version, new: Version) -> ScopeDiff:
-    return diff_bodies(old, old.tree.body, new, new.tree.body)
+    return diff_bodies(old, old.body, new, new.body)
 
 
-def diff_bodies(old_version: Version, old_body: list[ast.stmt], new_version: Version,
-                new_body: list[ast.stmt]) -> ScopeDiff:
+def diff_bodies(old_version: Version, old_body: list[Placed], new_version: Version,
+                new_body: list[Placed]) -> ScopeDiff:
     diff = ScopeDiff(_statements(old_version, old_body), _statements(new_version, new_body))
     old_left, new_left = list(diff.old), list(diff.new)
     for key in (_text_key, _identity_key):
@@ -142,7 +196,10 @@ def diff_bodies(old_version: Version, old_body: list[ast.stmt], new_version: Ver
             pair = Pair(old, new)
             if new.kind == "class":
                 assert isinstance(old.node, ast.ClassDef) and isinstance(new.node, ast.ClassDef)
-                pair.body = diff_bodies(old_version, old.node.body, new_version, new.node.body)
+                pair.body = diff_bodies(old_version, old.inner(), new_version, new.inner())
+                if pair.body.is_empty and not class_header_changes(old.node, new.node):
+                    diff.unchanged.append(pair)  # only comments or layout changed in it
+                    continue
             diff.changed.append(pair)
     diff.added, diff.removed = new_left, old_left
     return diff
@@ -188,27 +245,35 @@ def bound_names(node: ast.stmt) -> frozenset[str]:
     return frozenset(names)
 
 
-def nested_statements(statement: Statement, version: Version) -> Iterator[Statement]:
-    """The statements of a class statement's body (none for anything else)."""
-    if isinstance(statement.node, ast.ClassDef):
-        yield from _statements(version, statement.node.body)
-
-
-def _statements(version: Version, body: list[ast.stmt]) -> list[Statement]:
+def _statements(version: Version, body: list[Placed]) -> list[Statement]:
     statements = []
-    for position, node in enumerate(body):
+    for position, (node, moved) in enumerate(body):
         binds = bound_names(node)
         if position == 0 and _is_string(node):
             binds = frozenset({DOC})
-        statements.append(Statement(node, position, _source_text(version.lines, node), binds))
+        statements.append(Statement(node, moved, position, _source_text(version.lines, node, moved), binds))
     return statements
 
 
-def _source_text(lines: list[str], node: ast.stmt) -> str:
-    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+def _source_text(lines: list[str], node: ast.stmt, moved: int) -> str:
+    first, last = node.lineno - 1 + moved, (node.end_lineno or node.lineno) - 1 + moved
     if first == last:
         return lines[first][node.col_offset:node.end_col_offset]
     return lines[first][node.col_offset:] + "".join(lines[first + 1:last]) + lines[last][:node.end_col_offset]
+
+
+def _first_line(node: ast.stmt, moved: int) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return (decorators[0].lineno if decorators else node.lineno) + moved
+
+
+def _last_line(node: ast.stmt, moved: int) -> int:
+    return (node.end_lineno or node.lineno) + moved
+
+
+def _lines(text: str) -> list[str]:
+    """The lines as the tokenizer counts them (str.splitlines also splits at a form feed)."""
+    return io.StringIO(text, newline="").readlines()
 
 
 def _pair_by(key: Callable[[Statement], Hashable | None], olds: list[Statement],
@@ -236,7 +301,7 @@ def _text_key(statement: Statement) -> Hashable:
     return statement.text
 
 
-def _identity_key(statement: Statement) -> Hashable:
+def _identity_key(statement: Statement) -> Hashable | None:
     return statement.identity
 
 

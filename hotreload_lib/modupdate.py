@@ -175,18 +175,20 @@ class _Update:
         standing in where a definition is updated rather than run."""
         self._note_moves(diff)
         body: list[ast.stmt] = []
+        first: Statement | None = None
         for item in diff.to_apply():
             statement = item.new if isinstance(item, Pair) else item
             if id(statement) in skip or _is_future_import(statement.node):
                 continue
+            first = first or statement
             if isinstance(item, Pair) and statement.kind == "class":
                 body.append(self._class_step(scope, item))
             elif isinstance(item, Pair) and statement.kind == "function":
                 body.append(self._function_step(scope, item))
             else:
-                body.append(statement.node)
+                body.append(statement.placed())
                 self._report(scope, statement, "added" if statement is item else "updated")
-        if body and _is_string_statement(body[0]) and body[0] is not diff.new[0].node:
+        if first is not None and _is_string_statement(body[0]) and not first.is_docstring:
             # A string left first would compile as the body's docstring.
             body.insert(0, ast.copy_location(ast.Pass(), body[0]))
         return body
@@ -194,7 +196,7 @@ class _Update:
     def _function_step(self, scope: _Scope, pair: Pair) -> ast.stmt:
         self._report(scope, pair.new, "updated")
         olds = self.index.functions_at(pair.old.name, pair.old.first_line)
-        node = pair.new.node
+        node = pair.new.placed()
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         if not olds:
             self.notes.append(f"{scope.qualname}.{node.name}: the loaded object holds no function this file defined "
@@ -218,16 +220,21 @@ class _Update:
         return updated
 
     def _class_step(self, parent: _Scope, pair: Pair) -> ast.stmt:
-        old, new = pair.old.node, pair.new.node
+        old, new = pair.old.node, pair.new.placed()
         assert isinstance(old, ast.ClassDef) and isinstance(new, ast.ClassDef) and pair.body is not None
         qualname = f"{parent.qualname}.{new.name}"
         path = (*parent.path, new)
         cls = parent.current(new.name)
         dotted = ".".join(node.name for node in path)
-        if (not isinstance(cls, type) or vars(cls).get("__module__") != self.top.qualname
-                or cls.__qualname__ != dotted):
-            raise Refused(f"{qualname} is no longer the class this file defined there (it holds "
-                          f"{type(cls).__name__}); Reload UI (or restart) to apply")
+        if not self._defined_here(cls, dotted):
+            # Replaced by a live file (a subclass, usually): the class it stands for is updated under it.
+            found = [candidate for candidate in self.index.classes if candidate.__qualname__ == dotted]
+            if len(found) != 1:
+                raise Refused(f"{qualname} is no longer the class this file defined there (it holds "
+                              f"{type(cls).__name__}); Reload UI (or restart) to apply")
+            cls = found[0]
+            self.notes.append(f"{qualname}: the name holds another object now (a live file's replacement?); "
+                              "the class this file defined is updated under it")
         header = class_header_changes(old, new)
         if header:
             raise Refused(f"{qualname}: its {' and '.join(header)} changed, which a class cannot take in place; "
@@ -254,6 +261,10 @@ class _Update:
         index = self._add_step(lambda: self._update_class(step))
         return ast.copy_location(ast.Expr(_step_call(index, new.lineno, call=True)), new)
 
+    def _defined_here(self, cls: Any, qualname: str) -> bool:
+        return isinstance(cls, type) and vars(cls).get("__module__") == self.top.qualname \
+            and cls.__qualname__ == qualname
+
     def _removals(self, scope: _Scope, diff: ScopeDiff, skip: frozenset[int] = frozenset()) -> tuple[list[str], bool]:
         """The names a scope loses (bound only by removed statements), and whether its docstring went."""
         kept = diff.names_bound_by_new()
@@ -275,15 +286,17 @@ class _Update:
             elif lost:
                 self.changes += [Change(f"{scope.qualname}.{name}", "value", "removed") for name in lost]
             elif not statement.binds:
-                self.changes.append(Change(f"{scope.qualname}:{statement.node.lineno}", "statement", "removed"))
-                self.notes.append(f"{scope.qualname}: the statement removed from line {statement.node.lineno} ran "
+                self.changes.append(Change(f"{scope.qualname}:{statement.first_line}", "statement", "removed"))
+                self.notes.append(f"{scope.qualname}: the statement removed from line {statement.first_line} ran "
                                   "before; what it did stays until Reload UI (or restart)")
         return names, clear_doc
 
     def _note_moves(self, diff: ScopeDiff) -> None:
         for pair in diff.unchanged:
             delta = pair.new.first_line - pair.old.first_line
-            if delta and pair.old.kind != "statement":
+            if pair.body is not None:
+                self._note_moves(pair.body)  # a class whose layout changed: its statements moved apart
+            elif delta and pair.old.kind != "statement":
                 self.moved.append((pair.old, delta))
 
     def _report(self, scope: _Scope, statement: Statement, action: str) -> None:
@@ -295,7 +308,7 @@ class _Update:
         elif statement.binds - {"*"}:
             self.changes += [Change(f"{scope.qualname}.{name}", "value", action) for name in sorted(statement.binds)]
         else:
-            self.changes.append(Change(f"{scope.qualname}:{statement.node.lineno}", "statement", action))
+            self.changes.append(Change(f"{scope.qualname}:{statement.first_line}", "statement", action))
 
     def _add_step(self, step: Callable[..., Any]) -> int:
         self.steps.append(step)
@@ -367,10 +380,9 @@ class _Update:
         """An unchanged definition moved: its functions' line numbers follow, so tracebacks and
         inspect show the right lines and the next update finds them."""
         if statement.kind == "class":
-            assert isinstance(statement.node, ast.ClassDef)
-            for node in statement.node.body:
+            for node, moved in statement.inner():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    self._shift(Statement(node, 0, "", frozenset()), delta)
+                    self._shift(Statement(node, moved, 0, "", frozenset()), delta)
             return
         for func in self.index.functions_at(statement.name, statement.first_line):
             own = own_function(func)
@@ -467,23 +479,36 @@ class _Update:
 
 class _Index:
     """The functions a module holds, found through its namespace and the dicts of its classes:
-    by (name, first line) of their own code, and by that code."""
+    by (name, first line) of their own code, and by that code. The classes it defines are found
+    at once (the snapshot needs them); the functions are sorted out when first asked for."""
 
     def __init__(self, namespace: dict[str, Any], module_name: str, path: str) -> None:
         self._namespace = namespace
         self._module_name = module_name
         self._path = path
-        self._by_line: dict[tuple[str, int], list[types.FunctionType]] = {}
+        self._functions: list[types.FunctionType] = []
+        self._by_line: dict[tuple[str, int], list[types.FunctionType]] | None = None
         self._by_code: dict[int, tuple[types.CodeType, list[types.FunctionType]]] = {}
         self.classes: list[type] = []
         self._walk(list(namespace.values()))
 
     def functions_at(self, name: str, first_line: int) -> list[types.FunctionType]:
-        return list(self._by_line.get((name, first_line), ()))
+        return list(self._sorted().get((name, first_line), ()))
 
     def made_from(self, code: types.CodeType) -> list[types.FunctionType]:
+        self._sorted()
         entry = self._by_code.get(id(code))
         return list(entry[1]) if entry is not None and entry[0] is code else []
+
+    def _sorted(self) -> dict[tuple[str, int], list[types.FunctionType]]:
+        if self._by_line is None:
+            self._by_line = {}
+            for func in self._functions:
+                code = own_function(func).__code__
+                if code.co_filename == self._path:
+                    self._by_line.setdefault((code.co_name, code.co_firstlineno), []).append(func)
+                    self._by_code.setdefault(id(code), (code, []))[1].append(func)
+        return self._by_line
 
     def _walk(self, stack: list[Any]) -> None:
         seen: set[int] = set()
@@ -494,7 +519,7 @@ class _Index:
             seen.add(id(obj))
             if isinstance(obj, types.FunctionType):
                 if obj.__globals__ is self._namespace:
-                    self._add(obj)
+                    self._functions.append(obj)
                 stack += _cell_contents(obj)
                 stack.append(obj.__dict__.get("__wrapped__"))
                 registry = obj.__dict__.get("registry")  # functools.singledispatch
@@ -504,6 +529,8 @@ class _Index:
                 if vars(obj).get("__module__") == self._module_name:
                     self.classes.append(obj)
                     stack += vars(obj).values()
+                else:
+                    stack += obj.__bases__  # a subclass made elsewhere (a live file's) of a class made here
             elif isinstance(obj, (types.MethodType, staticmethod, classmethod)):
                 stack.append(obj.__func__)
             elif isinstance(obj, property):
@@ -518,13 +545,6 @@ class _Index:
                     own = object.__getattribute__(obj, "__dict__")
                     if isinstance(own, dict):
                         stack.append(own.get("__wrapped__"))
-
-    def _add(self, func: types.FunctionType) -> None:
-        code = own_function(func).__code__
-        if code.co_filename != self._path:
-            return
-        self._by_line.setdefault((code.co_name, code.co_firstlineno), []).append(func)
-        self._by_code.setdefault(id(code), (code, []))[1].append(func)
 
 
 class _Snapshot:

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
-from .codediff import Version, parse
+from .codediff import Version, parse, reparse
 from .modupdate import UpdateResult, update_module
 from .runner import read_source
 
@@ -58,24 +58,28 @@ def read_text(path: str | os.PathLike[str]) -> str:
 
 class SourceStore:
     """The source version each tracked module was last loaded or updated from (weakly held: a
-    module the host drops, such as a script module replaced by Reload UI, is forgotten)."""
+    module the host drops, such as a script module replaced by Reload UI, is forgotten).
+
+    A snapshot is only the text: it is parsed when the module is first updated, so tracking an
+    extension adds no parsing to the webui's start.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version] = weakref.WeakKeyDictionary()
+        self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version | str] = weakref.WeakKeyDictionary()
 
     def snapshot(self, module: types.ModuleType, source: str | None = None) -> bool:
         """Remember `source` (read from the module's file now when not given) as what `module`
-        runs. False when it has no readable or parsable source file."""
+        runs. False when it has no readable source file."""
         path = module_file(module)
         if path is None:
             return False
         try:
-            version = parse(read_text(path) if source is None else source, path)
-        except (OSError, ValueError, SyntaxError):  # gone, too large, not decodable, not Python
+            text = read_text(path) if source is None else source
+        except (OSError, ValueError, SyntaxError):  # gone, too large, or not decodable
             return False
         with self._lock:
-            self._versions[module] = version
+            self._versions[module] = text
         return True
 
     def snapshot_loaded(self, root: str | os.PathLike[str],
@@ -104,7 +108,7 @@ class SourceStore:
     def source_of(self, module: types.ModuleType) -> str | None:
         with self._lock:
             version = self._versions.get(module)
-        return version.text if version is not None else None
+        return version.text if isinstance(version, Version) else version
 
     def forget(self, module: types.ModuleType) -> None:
         with self._lock:
@@ -119,11 +123,13 @@ class SourceStore:
                 name = str(module.__dict__.get("__name__", "?"))
                 return UpdateResult("refused", name, reason=f"{name} was not snapshotted when tracking began, so "
                                     "what it runs is unknown; Reload UI (or restart) to apply")
-            path = module_file(module) or old.filename
+            path = module_file(module) or (old.filename if isinstance(old, Version) else "")
             try:
-                new: Version | str = parse(new_source, path)
+                if not isinstance(old, Version):
+                    old = parse(old, path)
+                new: Version | str = reparse(old, new_source)
             except SyntaxError:
-                new = new_source  # update_module reports it, with the file and line
+                new = new_source  # update_module reports it (or that the remembered source is broken)
             result = update_module(module, old, new)
             if result.ok and isinstance(new, Version):
                 self._versions[module] = new

@@ -345,3 +345,26 @@ def test_a_script_module_executed_from_file_updates_its_instances(pkg: TrackedPa
     assert hooks.REGISTERED == [script_module.on_ui] and hooks.REGISTERED[0]() == "ui 2"
     assert set(result.updated_functions) == {script_module.Script.run, script_module.on_ui}
     assert Change("my_script.py.Script.run", "method", "updated") in result.changed
+
+
+def test_a_class_a_live_file_replaced_is_updated_under_the_replacement(pkg: TrackedPackage) -> None:
+    pkg.write("mod", WIDGET)
+    mod = pkg.load("mod")
+    original_class, widget = mod.Widget, mod.Widget()
+    registry = PatchRegistry()
+    try:
+        class LiveWidget(mod.Widget):
+            def run(self) -> str:
+                return "live " + super().run()
+
+        registry.replace(mod, "Widget", LiveWidget)
+
+        result = pkg.edit(mod, WIDGET.replace('"run 1"', '"run 2"'))
+
+        assert result.ok, result
+        assert mod.Widget is LiveWidget and widget.run() == "run 2"
+        assert LiveWidget().run() == "live run 2"
+        registry.restore_all()
+        assert mod.Widget is original_class and mod.Widget().run() == "run 2"
+    finally:
+        registry.restore_all()

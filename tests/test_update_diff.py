@@ -2,6 +2,7 @@
 found by their file and remembered from the moment tracking starts."""
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hotreload_lib.codediff import ScopeDiff, diff_versions, parse
+from hotreload_lib import codediff
+from hotreload_lib.codediff import ScopeDiff, Version, diff_versions, parse, reparse
 from hotreload_lib.modupdate import Change
 from hotreload_lib.tracked import SourceStore, modules_from_file, read_text
 from tests.conftest import write
@@ -48,6 +50,8 @@ def test_moving_definitions_and_editing_comments_is_no_change() -> None:
         import os
 
         class Widget:
+            # a comment inside, and a blank line
+
             def run(self):
                 return 1  # a comment
 
@@ -135,3 +139,35 @@ def test_a_module_not_snapshotted_is_refused(pkg: TrackedPackage) -> None:
     result = SourceStore().update(mod, "def value():\n    return 2\n")
     assert result.status == "refused" and "snapshot" in result.reason
     assert mod.value() == 1
+
+
+def placed(version: Version) -> list[tuple[str, int, int]]:
+    """Each top-level statement's AST and lines, as the version places it."""
+    return [(ast.dump(node), node.lineno + moved, (node.end_lineno or 0) + moved) for node, moved in version.body]
+
+
+def edits(text: str) -> Iterator[str]:
+    """Many one-place edits of `text`, valid Python or not: lines inserted, removed, duplicated,
+    indented, a string or bracket opened."""
+    lines = text.splitlines(keepends=True)
+    for at in range(0, len(lines), 3):
+        for change in ([], ["\n"], ["# note\n"], [lines[at], lines[at]], ["    " + lines[at]], ['x = """\n'],
+                       ["y = (\n"], ["def added():\n", "    return 1\n"]):
+            yield "".join(lines[:at] + change + lines[at + 1:])
+
+
+def test_parsing_only_the_changed_lines_agrees_with_parsing_the_whole_file() -> None:
+    path = Path(codediff.__file__)
+    old = parse(path.read_text(encoding="utf-8"), str(path))
+    compared = 0
+    for text in edits(old.text):
+        try:
+            whole = parse(text, str(path))
+        except SyntaxError as error:
+            with pytest.raises(SyntaxError) as raised:
+                reparse(old, text)
+            assert (raised.value.lineno, raised.value.msg) == (error.lineno, error.msg)
+            continue
+        assert placed(reparse(old, text)) == placed(whole)
+        compared += 1
+    assert compared > 100

@@ -145,6 +145,10 @@ def test_moving_definitions_is_no_change_and_lines_follow(pkg: TrackedPackage) -
         def failing():
             raise ValueError("here")
 
+        class Panel:
+            def render(self):
+                return "render"
+
         hooks.register(first)
     """
     pkg.write("hooks", HOOKS)
@@ -164,6 +168,12 @@ def test_moving_definitions_is_no_change_and_lines_follow(pkg: TrackedPackage) -
         def first():
             return 1
 
+        class Panel:
+            # a comment inside the class moves its method further
+
+            def render(self):
+                return "render"
+
         hooks.register(first)
     """
     result = pkg.edit(mod, moved.format(name=pkg.name))
@@ -172,6 +182,7 @@ def test_moving_definitions_is_no_change_and_lines_follow(pkg: TrackedPackage) -
     assert result.changed == []
     assert hooks.REGISTERED == [mod.first]
     assert inspect.getsourcelines(mod.first)[1] == 10
+    assert inspect.getsourcelines(mod.Panel.render)[1] == 16
     with pytest.raises(ValueError) as raised:
         mod.failing()
     assert traceback.extract_tb(raised.tb)[-1].lineno == 8
