@@ -44,11 +44,24 @@ class Version:
         """The compiler flags of the file's `from __future__` imports."""
         flags = 0
         for node, _ in self.body:
-            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            if is_future_import(node):
                 for alias in node.names:
                     feature = getattr(__future__, alias.name, None)
                     flags |= getattr(feature, "compiler_flag", 0)
         return flags
+
+    def check_future_imports(self) -> None:
+        """Raise the SyntaxError compiling the file would: a `from __future__` import after other
+        statements (ast.parse accepts it; only the compiler refuses)."""
+        leading = True
+        for position, (node, moved) in enumerate(self.body):
+            if is_future_import(node):
+                if not leading:
+                    line = node.lineno + moved
+                    raise SyntaxError("from __future__ imports must occur at the beginning of the file",
+                                      (self.filename, line, node.col_offset + 1, self.lines[line - 1]))
+            elif not (position == 0 and is_string_statement(node)):
+                leading = False
 
 
 def parse(text: str, filename: str) -> Version:
@@ -83,8 +96,6 @@ def reparse(previous: Version, text: str) -> Version:
         region = ast.parse(padded, previous.filename)
     except SyntaxError:
         return parse(text, previous.filename)  # the whole file reports the error, at the right line
-    if before and any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in region.body):
-        return parse(text, previous.filename)  # only the whole file knows whether it is allowed there
     body = [*before, *((node, 0) for node in region.body), *((node, moved + delta) for node, moved in after)]
     return Version(text, previous.filename, lines, body)
 
@@ -128,7 +139,7 @@ class Statement:
 
     @property
     def is_docstring(self) -> bool:
-        return self.position == 0 and _is_string(self.node)
+        return self.position == 0 and is_string_statement(self.node)
 
     def placed(self) -> ast.stmt:
         """The node at this version's lines (a moved copy for a node parsed with an older version)."""
@@ -249,7 +260,7 @@ def _statements(version: Version, body: list[Placed]) -> list[Statement]:
     statements = []
     for position, (node, moved) in enumerate(body):
         binds = bound_names(node)
-        if position == 0 and _is_string(node):
+        if position == 0 and is_string_statement(node):
             binds = frozenset({DOC})
         statements.append(Statement(node, moved, position, _source_text(version.lines, node, moved), binds))
     return statements
@@ -338,5 +349,9 @@ def _dumps(nodes: list[ast.expr] | list[ast.keyword]) -> tuple[str, ...]:
     return tuple(ast.dump(node) for node in nodes)
 
 
-def _is_string(node: ast.stmt) -> bool:
+def is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+def is_string_statement(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)

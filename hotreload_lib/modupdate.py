@@ -41,7 +41,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .codediff import DOC, Pair, ScopeDiff, Statement, Version, class_header_changes, diff_versions, parse
+from .codediff import (
+    DOC,
+    Pair,
+    ScopeDiff,
+    Statement,
+    Version,
+    class_header_changes,
+    diff_versions,
+    is_future_import,
+    is_string_statement,
+    parse,
+)
 from .events import ErrorInfo
 from .inplace import clone_function, own_function, update_base
 from .runner import error_info
@@ -161,6 +172,7 @@ class _Update:
 
     # -- planning: everything that can be refused is refused before anything changes -----------
     def plan(self) -> None:
+        self.new.check_future_imports()
         if self.old.future_flags != self.new.future_flags:
             raise Refused(f"{self.top.qualname}: its `from __future__` imports changed, which changes how the whole "
                           "file compiles; Reload UI (or restart) to apply")
@@ -178,7 +190,7 @@ class _Update:
         first: Statement | None = None
         for item in diff.to_apply():
             statement = item.new if isinstance(item, Pair) else item
-            if id(statement) in skip or _is_future_import(statement.node):
+            if id(statement) in skip or is_future_import(statement.node):
                 continue
             first = first or statement
             if isinstance(item, Pair) and statement.kind == "class":
@@ -188,7 +200,7 @@ class _Update:
             else:
                 body.append(statement.placed())
                 self._report(scope, statement, "added" if statement is item else "updated")
-        if first is not None and _is_string_statement(body[0]) and not first.is_docstring:
+        if first is not None and is_string_statement(body[0]) and not first.is_docstring:
             # A string left first would compile as the body's docstring.
             body.insert(0, ast.copy_location(ast.Pass(), body[0]))
         return body
@@ -643,14 +655,6 @@ def _is_member_statement(statement: Statement) -> bool:
 def _is_reserved(name: str) -> bool:
     """_sunder_ and __dunder__ names, which an Enum body does not make members."""
     return len(name) > 2 and name[0] == name[-1] == "_"
-
-
-def _is_future_import(node: ast.stmt) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
-
-
-def _is_string_statement(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
 def _restore_vars(obj: Any, state: dict[str, Any]) -> None:

@@ -259,6 +259,18 @@ def test_future_flags_of_the_module_are_respected(pkg: TrackedPackage) -> None:
     assert mod.size.__annotations__["value"] == "NotDefinedAnywhere"
 
 
+def test_a_future_import_after_other_statements_is_the_compiler_s_error(pkg: TrackedPackage) -> None:
+    source = '"""Doc."""\nfrom __future__ import annotations\n\ndef size(value):\n    return value\n'
+    pkg.write("mod", source)
+    mod = pkg.load("mod")
+
+    result = pkg.edit(mod, source.replace("return value\n", "return value * 2\n") + "from __future__ import division\n")
+
+    assert result.status == "error" and result.error is not None
+    assert result.error.type == "SyntaxError" and result.error.line == 6 and "__future__" in result.error.message
+    assert mod.size(2) == 2
+
+
 def test_changed_future_imports_are_refused(pkg: TrackedPackage) -> None:
     source = "def size(value):\n    return value\n"
     pkg.write("mod", source)
