@@ -60,7 +60,7 @@ class Version:
                     line = node.lineno + moved
                     raise SyntaxError("from __future__ imports must occur at the beginning of the file",
                                       (self.filename, line, node.col_offset + 1, self.lines[line - 1]))
-            elif not (position == 0 and is_string_statement(node)):
+            elif not (position == 0 and _is_string(node)):
                 leading = False
 
 
@@ -139,7 +139,14 @@ class Statement:
 
     @property
     def is_docstring(self) -> bool:
-        return self.position == 0 and is_string_statement(self.node)
+        return self.position == 0 and _is_string(self.node)
+
+    @property
+    def is_inert(self) -> bool:
+        """`pass`, `...` or a string that is no docstring: running it does nothing."""
+        node = self.node
+        return isinstance(node, ast.Pass) or (
+            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and not self.is_docstring)
 
     def placed(self) -> ast.stmt:
         """The node at this version's lines (a moved copy for a node parsed with an older version)."""
@@ -260,7 +267,7 @@ def _statements(version: Version, body: list[Placed]) -> list[Statement]:
     statements = []
     for position, (node, moved) in enumerate(body):
         binds = bound_names(node)
-        if position == 0 and is_string_statement(node):
+        if position == 0 and _is_string(node):
             binds = frozenset({DOC})
         statements.append(Statement(node, moved, position, _source_text(version.lines, node, moved), binds))
     return statements
@@ -353,5 +360,5 @@ def is_future_import(node: ast.stmt) -> bool:
     return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def is_string_statement(node: ast.stmt) -> bool:
+def _is_string(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)

@@ -50,7 +50,6 @@ from .codediff import (
     class_header_changes,
     diff_versions,
     is_future_import,
-    is_string_statement,
     parse,
 )
 from .events import ErrorInfo
@@ -187,12 +186,11 @@ class _Update:
         standing in where a definition is updated rather than run."""
         self._note_moves(diff)
         body: list[ast.stmt] = []
-        first: Statement | None = None
         for item in diff.to_apply():
             statement = item.new if isinstance(item, Pair) else item
-            if id(statement) in skip or is_future_import(statement.node):
+            # A string left that is no docstring would compile as one: it is inert, and skipped.
+            if id(statement) in skip or is_future_import(statement.node) or statement.is_inert:
                 continue
-            first = first or statement
             if isinstance(item, Pair) and statement.kind == "class":
                 body.append(self._class_step(scope, item))
             elif isinstance(item, Pair) and statement.kind == "function":
@@ -200,35 +198,31 @@ class _Update:
             else:
                 body.append(statement.placed())
                 self._report(scope, statement, "added" if statement is item else "updated")
-        if first is not None and is_string_statement(body[0]) and not first.is_docstring:
-            # A string left first would compile as the body's docstring.
-            body.insert(0, ast.copy_location(ast.Pass(), body[0]))
         return body
 
     def _function_step(self, scope: _Scope, pair: Pair) -> ast.stmt:
         self._report(scope, pair.new, "updated")
-        olds = self.index.functions_at(pair.old.name, pair.old.first_line)
         node = pair.new.placed()
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if pair.decorators_changed:
+            # The old function stays as it was: the new decorators may call it another way
+            # (a staticmethod turned classmethod), so forwarding it could break its holders.
+            self.notes.append(f"{scope.qualname}.{node.name}: its decorators changed, so its definition ran again and "
+                              "the name holds the new object; code holding the old function keeps the old code")
+            return node
+        olds = self.index.functions_at(pair.old.name, pair.old.first_line)
         if not olds:
             self.notes.append(f"{scope.qualname}.{node.name}: the loaded object holds no function this file defined "
                               "there (a decorator that returns something else?); its definition ran again, "
                               "decorators included, and code holding the old one keeps it")
             return node
-        first_line = pair.new.first_line
-        if pair.decorators_changed:
-            self.notes.append(f"{scope.qualname}.{node.name}: its decorators changed and ran again; code holding the "
-                              "function from before runs the new code inside the old decorators")
-            index = self._add_step(lambda new: self._patch(scope, olds, new) or new)
-            decorators = [*node.decorator_list, _step_call(index, first_line)]
-        else:
-            def keep_binding(new: types.FunctionType) -> Any:
-                self._patch(scope, olds, new)
-                current = scope.namespace.get(node.name, _MISSING)
-                return new if current is _MISSING else current
-            decorators = [_step_call(self._add_step(keep_binding), first_line)]
+
+        def keep_binding(new: types.FunctionType) -> Any:
+            self._patch(scope, olds, new)
+            current = scope.namespace.get(node.name, _MISSING)
+            return new if current is _MISSING else current
         updated = copy.copy(node)
-        updated.decorator_list = decorators
+        updated.decorator_list = [_step_call(self._add_step(keep_binding), pair.new.first_line)]
         return updated
 
     def _class_step(self, parent: _Scope, pair: Pair) -> ast.stmt:
@@ -283,7 +277,7 @@ class _Update:
         names: list[str] = []
         clear_doc = False
         for statement in diff.removed:
-            if id(statement) in skip:
+            if id(statement) in skip or statement.is_inert:
                 continue
             if statement.is_docstring:
                 clear_doc = True
@@ -318,6 +312,8 @@ class _Update:
         elif statement.kind == "class":
             self.changes.append(Change(f"{scope.qualname}.{statement.name}", "class", action))
         elif statement.binds - {"*"}:
+            if isinstance(statement.node, ast.Delete):
+                action = "removed"
             self.changes += [Change(f"{scope.qualname}.{name}", "value", action) for name in sorted(statement.binds)]
         else:
             self.changes.append(Change(f"{scope.qualname}:{statement.first_line}", "statement", action))
