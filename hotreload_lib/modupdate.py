@@ -193,15 +193,42 @@ class _Update:
                 continue
             if isinstance(item, Pair) and statement.kind == "class":
                 body.append(self._class_step(scope, item))
-            elif isinstance(item, Pair) and statement.kind == "function":
-                body.append(self._function_step(scope, item))
-            else:
-                body.append(statement.placed())
-                self._report(scope, statement, "added" if statement is item else "updated")
+                continue
+            self._report(scope, statement, "added" if statement is item else "updated")
+            step = self._function_step(scope, item) if isinstance(item, Pair) and statement.kind == "function" else None
+            body += [step] if step is not None else self._run_again(scope, statement, diff)
         return body
 
-    def _function_step(self, scope: _Scope, pair: Pair) -> ast.stmt:
-        self._report(scope, pair.new, "updated")
+    def _run_again(self, scope: _Scope, statement: Statement, diff: ScopeDiff) -> list[ast.stmt]:
+        """`statement` to run as it is. A name that an unchanged statement further down binds as
+        well keeps its value, as it would in a fresh run (an edited @overload stub must not leave
+        the name holding typing's placeholder)."""
+        node = statement.placed()
+        later = frozenset().union(*(pair.new.binds for pair in diff.unchanged
+                                    if pair.new.position > statement.position))
+        shadowed = sorted(statement.binds & later)
+        if not shadowed:
+            return [node]
+        saved: dict[str, Any] = {}
+
+        def save() -> None:
+            saved.update({name: scope.namespace.get(name, _MISSING) for name in shadowed})
+
+        def put_back() -> None:
+            for name, value in saved.items():
+                if value is _MISSING:
+                    scope.namespace.pop(name, None)
+                else:
+                    scope.namespace[name] = value
+        return [self._step_statement(save, node), node, self._step_statement(put_back, node)]
+
+    def _step_statement(self, step: Callable[[], Any], where: ast.stmt) -> ast.stmt:
+        """A statement that calls `step`, placed at `where`'s line."""
+        return ast.copy_location(ast.Expr(_step_call(self._add_step(step), where.lineno, call=True)), where)
+
+    def _function_step(self, scope: _Scope, pair: Pair) -> ast.stmt | None:
+        """The changed definition, decorated by the step that updates the old function in place;
+        None when the definition must run again instead."""
         node = pair.new.placed()
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         if pair.decorators_changed:
@@ -209,13 +236,13 @@ class _Update:
             # (a staticmethod turned classmethod), so forwarding it could break its holders.
             self.notes.append(f"{scope.qualname}.{node.name}: its decorators changed, so its definition ran again and "
                               "the name holds the new object; code holding the old function keeps the old code")
-            return node
+            return None
         olds = self.index.functions_at(pair.old.name, pair.old.first_line)
         if not olds:
             self.notes.append(f"{scope.qualname}.{node.name}: the loaded object holds no function this file defined "
                               "there (a decorator that returns something else?); its definition ran again, "
                               "decorators included, and code holding the old one keeps it")
-            return node
+            return None
 
         def keep_binding(new: types.FunctionType) -> Any:
             self._patch(scope, olds, new)
@@ -264,8 +291,7 @@ class _Update:
         removals, clear_doc = self._removals(scope, body, members)
         code = self._compile(path, self._body(scope, body, members))
         step = _ClassStep(scope, code, removals, clear_doc, enum_body)
-        index = self._add_step(lambda: self._update_class(step))
-        return ast.copy_location(ast.Expr(_step_call(index, new.lineno, call=True)), new)
+        return self._step_statement(lambda: self._update_class(step), new)
 
     def _defined_here(self, cls: Any, qualname: str) -> bool:
         return isinstance(cls, type) and vars(cls).get("__module__") == self.top.qualname \

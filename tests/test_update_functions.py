@@ -404,3 +404,27 @@ def test_an_update_under_a_replacement_rolls_back_with_it(pkg: TrackedPackage) -
         assert mod.greet("x") == "hello x"
     finally:
         registry.restore_all()
+
+
+def test_a_definition_run_again_leaves_a_later_binding_of_its_name(pkg: TrackedPackage) -> None:
+    source = """
+        from typing import overload
+
+        @overload
+        def scale(value: int) -> int: ...
+
+        @overload
+        def scale(value: str) -> str: ...
+
+        def scale(value):
+            return value * 2
+    """
+    pkg.write("mod", source)
+    mod = pkg.load("mod")
+    scale = mod.scale
+
+    # The stubs hold no function of this file to update: they run again, and the real def stays.
+    result = pkg.edit(mod, source.replace("def scale(value: str) -> str", "def scale(value: bytes) -> bytes"))
+
+    assert result.ok, result
+    assert mod.scale is scale and mod.scale(2) == 4
