@@ -2,8 +2,10 @@
 transaction, and live-file replacements on top of updated code. Real files, real imports."""
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
+import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -428,3 +430,56 @@ def test_a_definition_run_again_leaves_a_later_binding_of_its_name(pkg: TrackedP
 
     assert result.ok, result
     assert mod.scale is scale and mod.scale(2) == 4
+
+
+def test_an_update_never_walks_the_heap(pkg: TrackedPackage, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg.write("mod", GREETINGS)
+    mod = pkg.load("mod")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("an update must find what to patch through the module, not the heap")
+
+    for name in ("get_objects", "get_referrers", "get_referents"):
+        monkeypatch.setattr(gc, name, refuse)
+    result = pkg.edit(mod, GREETINGS.replace('"hello "', '"hi "').replace("def shout", "def yell"))
+
+    assert result.ok, result
+    assert mod.greet("x") == "hi x"
+
+
+def test_a_caller_on_another_thread_runs_one_version_or_the_other(pkg: TrackedPackage) -> None:
+    source = """
+        class Base:
+            def describe(self):
+                return "base"
+
+        class Child(Base):
+            def describe(self):
+                return "one"
+    """
+    with_super = source.replace('return "one"', 'return "two " + super().describe()')
+    pkg.write("mod", source)
+    mod = pkg.load("mod")
+    child = mod.Child()
+    seen: set[str] = set()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def call() -> None:
+        while not stop.is_set():
+            try:
+                seen.add(child.describe())
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        for version in [with_super, source] * 10:
+            assert pkg.edit(mod, version).ok
+    finally:
+        stop.set()
+        caller.join()
+    assert errors == []
+    assert seen <= {"one", "two base"}
+    assert child.describe() == "one"
