@@ -2,29 +2,33 @@
 
 Only the difference runs (codediff.py finds it):
 - a changed function or method keeps its object: its code becomes the new code (inplace.update_base),
-  so `from m import f` copies, bound methods, callback lists and existing instances run it. It is
-  compiled where it stands: a method inside a class of the same name (name mangling, and a
-  `__class__` cell that holds the real class, so zero-argument `super()` works), with the module's
-  `from __future__` flags; its defaults are evaluated in its own scope (a class body sees the class's
-  attributes). When only its body changed, its decorators do not run again: they keep working around
-  the new code. Functions made by a changed function (a decorator's wrappers, a factory's closures)
-  that the module holds get the new code of their part too;
+  so `from m import f` copies, bound methods, callback lists and existing instances run it, and a
+  live file's replace() on it stays on top. It is compiled where it stands: a method inside a class
+  of the same name (name mangling, and a `__class__` cell that holds the real class, so
+  zero-argument `super()` works), with the module's `from __future__` flags; its defaults are
+  evaluated in its own scope (a class body sees the class's attributes). Its decorators do not run
+  again: they keep working around the new code. Functions the module holds that a changed function
+  made (a decorator's wrappers, a factory's closures) get the new code of their part too;
 - a class keeps its identity; its body is compared the same way and what changed is set on it;
   an Enum keeps its members and gains the new ones;
 - a changed or added statement that is not a definition runs again in the module's namespace, in
-  file order; an unchanged one never runs again; a removed definition's name is deleted.
+  file order; an unchanged one never runs again; a removed definition's name is deleted;
+- a definition runs again as a whole (decorators included), rebinding its name while code that
+  held the old object keeps it, when its decorators changed, when the module holds no function of
+  it to update (a decorator that returns another kind of object), and when it sits inside another
+  statement (an `if` or `try` block is one statement).
 
 What a class cannot take in place (its bases, metaclass, decorators, `__slots__`, the fields of a
-dataclass or NamedTuple) is refused, and the module is left as it was. A syntax error, or a
-statement that fails, rolls everything back: namespace, class dicts and functions' code. The
-effects a statement had on other objects before it failed (an item appended to a list elsewhere)
-cannot be rolled back.
+dataclass, NamedTuple or metaclass-built class) is refused, and the module is left as it was. A
+syntax error, or a statement that fails, rolls everything back: namespace, class dicts, Enum
+members and functions' code. What a statement did to other objects before it failed (an item
+appended to a list elsewhere) cannot be rolled back.
 
 What to patch is found through the module's namespace and the dicts of the classes it defines
 (following decorators' `__wrapped__`, closures, properties, singledispatch registries), never by
-walking the heap. Functions reachable only some other way (a wrapper object without `__wrapped__`
-kept in a list) are not found: a changed definition whose function is not found is run again
-(decorators included) and rebinds its name, and the result says so in `notes`.
+walking the heap. Limits that follow: a default value is evaluated when its def changes, not when
+a constant it names does; a removed singledispatch overload stays registered; when an Enum's
+members change, its whole body runs once more to make them.
 """
 from __future__ import annotations
 
