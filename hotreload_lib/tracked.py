@@ -15,14 +15,18 @@ import importlib.util
 import os
 import sys
 import threading
+import time
 import types
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .codediff import Version, parse, reparse
 from .modupdate import UpdateResult, update_module
 from .runner import read_source
+
+_CLOCK_SLACK = 2.0  # seconds
 
 
 def module_file(module: types.ModuleType) -> str | None:
@@ -51,9 +55,26 @@ def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.Module
     return found
 
 
+def _modified_since(path: str, moment: float) -> bool:
+    """The file changed at or after `moment`, or may have: a coarse file system clock (FAT keeps
+    2 s) counts as after."""
+    try:
+        return os.stat(path).st_mtime >= moment - _CLOCK_SLACK
+    except OSError:
+        return True
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
     """A source file's text, decoded as Python decodes it (PEP 263 declaration, universal newlines)."""
     return importlib.util.decode_source(read_source(Path(path)).data)
+
+
+@dataclass
+class _Scan:
+    """What snapshot_loaded saw of one tracked root."""
+
+    time: float
+    seen: dict[int, weakref.ref[types.ModuleType]] = field(default_factory=dict)
 
 
 class SourceStore:
@@ -67,6 +88,8 @@ class SourceStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version | str] = weakref.WeakKeyDictionary()
+        self._late: weakref.WeakSet[types.ModuleType] = weakref.WeakSet()  # loaded and edited before found
+        self._scans: dict[str, _Scan] = {}
 
     def snapshot(self, module: types.ModuleType, source: str | None = None) -> bool:
         """Remember `source` (read from the module's file now when not given) as what `module`
@@ -80,25 +103,46 @@ class SourceStore:
             return False
         with self._lock:
             self._versions[module] = text
+            self._late.discard(module)
         return True
 
     def snapshot_loaded(self, root: str | os.PathLike[str],
                         extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
-        """Snapshot every loaded module whose file lies under `root` and is not known yet (call it
-        when tracking `root` starts); returns the modules snapshotted.
+        """Snapshot every loaded module whose file lies under `root` and is not known yet; returns
+        the modules snapshotted. Call it when tracking `root` starts, and again before each update:
+        a module imported since the last call (inside a callback, say) is found then. If its file
+        changed after that last call, it may have changed after it was loaded, so what it runs is
+        unknown: it is not snapshotted, and updating it is refused.
 
         A module's file is compared as its path reads, against `root` as given and resolved: a
         realpath per loaded module would cost the webui's start 40 µs times thousands of modules.
+        Modules of sys.modules are looked at once per root.
         """
+        key = os.path.normcase(os.path.abspath(root))
         prefixes = tuple({os.path.join(os.path.normcase(os.path.abspath(form)), "")
                           for form in (root, os.path.realpath(root))})
+        now = time.time()
         taken = []
-        for module in [*list(sys.modules.values()), *extra]:
-            if not isinstance(module, types.ModuleType) or self.knows(module):
-                continue
-            path = module_file(module)
-            if path and os.path.normcase(os.path.abspath(path)).startswith(prefixes) and self.snapshot(module):
-                taken.append(module)
+        with self._lock:
+            scan = self._scans.get(key)
+            self._scans[key] = _Scan(now, scan.seen if scan else {})
+            seen = self._scans[key].seen
+            fresh = []
+            for module in list(sys.modules.values()):
+                ref = seen.get(id(module))
+                if isinstance(module, types.ModuleType) and (ref is None or ref() is not module):
+                    seen[id(module)] = weakref.ref(module)
+                    fresh.append(module)
+            for module in [*fresh, *extra]:
+                if not isinstance(module, types.ModuleType) or self.knows(module) or module in self._late:
+                    continue
+                path = module_file(module)
+                if not path or not os.path.normcase(os.path.abspath(path)).startswith(prefixes):
+                    continue
+                if scan is not None and _modified_since(path, scan.time):
+                    self._late.add(module)
+                elif self.snapshot(module):
+                    taken.append(module)
         return taken
 
     def knows(self, module: types.ModuleType) -> bool:
@@ -121,8 +165,10 @@ class SourceStore:
             old = self._versions.get(module)
             if old is None:
                 name = str(module.__dict__.get("__name__", "?"))
-                return UpdateResult("refused", name, reason=f"{name} was not snapshotted when tracking began, so "
-                                    "what it runs is unknown; Reload UI (or restart) to apply")
+                why = ("was imported after tracking began and its file changed before it was found"
+                       if module in self._late else "was not snapshotted when tracking began")
+                return UpdateResult("refused", name, reason=f"{name} {why}, so what it runs is unknown; Reload UI "
+                                    "(or restart) to apply")
             path = module_file(module) or (old.filename if isinstance(old, Version) else "")
             try:
                 if not isinstance(old, Version):

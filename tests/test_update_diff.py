@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,31 @@ def test_parsing_only_the_changed_lines_agrees_with_parsing_the_whole_file() -> 
         assert placed(reparse(old, text)) == placed(whole)
         compared += 1
     assert compared > 50
+
+
+def test_a_module_imported_after_tracking_began_is_found_by_the_next_scan(pkg: TrackedPackage) -> None:
+    store = SourceStore()
+    path = pkg.write("late", "def value():\n    return 1\n")
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))  # written well before tracking began
+    importlib.import_module(pkg.name)
+    assert store.snapshot_loaded(pkg.folder) == [sys.modules[pkg.name]]
+    late = importlib.import_module(f"{pkg.name}.late")  # imported later, inside a callback say
+
+    assert store.snapshot_loaded(pkg.folder) == [late]
+    result = store.update(late, "def value():\n    return 2\n")
+    assert result.ok and late.value() == 2
+
+
+def test_a_module_edited_before_it_was_found_is_refused(pkg: TrackedPackage) -> None:
+    store = SourceStore()
+    importlib.import_module(pkg.name)
+    assert store.snapshot_loaded(pkg.folder) == [sys.modules[pkg.name]]
+    path = pkg.write("late", "def value():\n    return 1\n")
+    late = importlib.import_module(f"{pkg.name}.late")
+    write(path, "def value():\n    return 2\n")  # saved again before the next scan: what runs is unknown
+
+    assert store.snapshot_loaded(pkg.folder) == []
+    result = store.update(late, read_text(path))
+    assert result.status == "refused" and "imported after tracking began" in result.reason
+    assert late.value() == 1
