@@ -40,17 +40,17 @@ def module_file(module: types.ModuleType) -> str | None:
 def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
     """The loaded modules whose source is `path` (symlinks resolved): in `sys.modules` and `extra`."""
     target = os.path.normcase(os.path.realpath(path))
-    names = {os.path.normcase(os.path.basename(path)), os.path.basename(target)}
+    # Called per saved file over thousands of modules: a C-level test of the name's end first, and
+    # realpath (which touches the disk) only for the few modules with the right file name.
+    tails = tuple({os.sep + os.path.normcase(os.path.basename(path)), os.sep + os.path.basename(target)})
     found: list[types.ModuleType] = []
     seen: set[int] = set()
     for module in [*list(sys.modules.values()), *extra]:
-        if not isinstance(module, types.ModuleType) or id(module) in seen:
+        file = module_file(module) if isinstance(module, types.ModuleType) else None
+        if file is None or id(module) in seen or not os.path.normcase(file).endswith(tails):
             continue
         seen.add(id(module))
-        file = module_file(module)
-        # realpath touches the disk: only for the few modules with the right file name.
-        if file and os.path.normcase(os.path.basename(file)) in names \
-                and os.path.normcase(os.path.realpath(file)) == target:
+        if os.path.normcase(os.path.realpath(file)) == target:
             found.append(module)
     return found
 
