@@ -16,6 +16,7 @@ current when it first runs (its first `next()`/`send()`/`await`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import inspect
 import threading
@@ -279,11 +280,20 @@ class InPlacePatch:
 
     def __init__(self, func: types.FunctionType) -> None:
         self.func = func
-        self.original_code = resting_code(func.__code__)
+        original_code = resting_code(func.__code__)
         self.original_signature = func.__dict__.get("__signature__", _NO_SIGNATURE)
-        self.original = clone_function(func, self.original_code)
-        self.dispatcher = Dispatcher(self.original, self.original_code)
-        self.trampoline = trampoline_code(func, self.dispatcher, self.original_code)
+        self.dispatcher = Dispatcher(clone_function(func, original_code), original_code)
+        self.trampoline = trampoline_code(func, self.dispatcher, original_code)
+
+    # Read from the dispatcher: when the function's module is updated in place under this patch,
+    # update_base() changes them there, and the patch then ends on the updated code.
+    @property
+    def original(self) -> types.FunctionType:
+        return self.dispatcher.original
+
+    @property
+    def original_code(self) -> types.CodeType:
+        return self.dispatcher.original_code
 
     @property
     def ours(self) -> bool:
@@ -330,3 +340,119 @@ class InPlacePatch:
             self.func.__dict__.pop("__signature__", None)
         else:
             self.func.__signature__ = signature  # type: ignore[attr-defined]
+
+
+# -- a function's own code changed (its module was updated in place) ---------------------------
+
+class Redirect(Dispatcher):
+    """The dispatcher of a function whose own code was updated to code it cannot take directly (the
+    free variables differ: a method that newly uses `super()` needs a `__class__` cell). Unlike a
+    patch it never ends: it stands for the function's own code, so a later update retargets it and a
+    replace() made later sits on top of it."""
+
+    __slots__ = ("holder",)
+
+    def __init__(self, holder: types.FunctionType, target: types.FunctionType) -> None:
+        super().__init__(clone_function(holder, holder.__code__), holder.__code__)
+        self.holder = holder  # the function whose code is this trampoline
+        self.target = target
+
+    def forward_to(self, target: types.FunctionType) -> None:
+        self.target = target
+        if dispatcher_of(self.holder.__code__) is not self:
+            return  # a live file's patch sits on top now: the signature is that patch's
+        with contextlib.suppress(TypeError, ValueError):
+            # Callers that read the signature (gradio does, per call) must not see (*args, **kwargs).
+            self.holder.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+
+
+@dataclass
+class _FunctionState:
+    func: types.FunctionType
+    code: types.CodeType
+    defaults: tuple[Any, ...] | None
+    kwdefaults: dict[str, Any] | None
+    annotations: dict[str, Any]
+    doc: str | None
+    signature: Any
+
+    @classmethod
+    def of(cls, func: types.FunctionType) -> _FunctionState:
+        return cls(func, func.__code__, func.__defaults__, func.__kwdefaults__, func.__annotations__, func.__doc__,
+                   func.__dict__.get("__signature__", _NO_SIGNATURE))
+
+    def restore(self) -> None:
+        self.func.__code__ = self.code
+        self.func.__defaults__ = self.defaults
+        self.func.__kwdefaults__ = self.kwdefaults
+        self.func.__annotations__ = self.annotations
+        self.func.__doc__ = self.doc
+        if self.signature is _NO_SIGNATURE:
+            self.func.__dict__.pop("__signature__", None)
+        else:
+            self.func.__signature__ = self.signature  # type: ignore[attr-defined]
+
+
+def _own_code_holder(func: types.FunctionType) -> tuple[types.FunctionType | Redirect, Dispatcher | None]:
+    """Below every live-file patch on `func`: the Redirect that stands for its own code, or the
+    function object holding that code (`func` itself, or the lowest patch's clone of it) with the
+    patch dispatcher right above it (None when nothing patches `func`)."""
+    holder, above = func, None
+    while (dispatcher := dispatcher_of(holder.__code__)) is not None:
+        if isinstance(dispatcher, Redirect):
+            return dispatcher, above
+        holder, above = dispatcher.original, dispatcher
+    return holder, above
+
+
+def own_function(func: types.FunctionType) -> types.FunctionType:
+    """A function that runs `func`'s own code as its module defined it, under any patch a live file
+    put on it: `func` itself when nothing patches it."""
+    holder, _ = _own_code_holder(func)
+    if isinstance(holder, Redirect):
+        target = holder.target
+        assert isinstance(target, types.FunctionType)
+        return target
+    return holder
+
+
+def update_base(func: types.FunctionType, new: types.FunctionType) -> Callable[[], None]:
+    """Make `new`'s code `func`'s own code, keeping the object (every alias runs it) and any patch
+    on it: a live file's replacement stays on top, its `original()` becomes the updated code, and
+    when the patch ends the function runs the updated code. Returns the undo.
+
+    The code is swapped when the free variables agree (the function keeps its own closure cells);
+    otherwise the function forwards to `new` through a Redirect trampoline.
+    """
+    holder, above = _own_code_holder(func)
+    if isinstance(holder, Redirect):
+        redirect, previous, state = holder, holder.target, _FunctionState.of(holder.holder)
+        redirect.forward_to(new)
+
+        def retarget_back() -> None:
+            redirect.target = previous
+            state.restore()
+        return retarget_back
+    saved = [_FunctionState.of(holder)] + ([_FunctionState.of(func)] if holder is not func else [])
+    below_code = above.original_code if above is not None else None
+    if holder.__code__.co_freevars == new.__code__.co_freevars:
+        holder.__code__ = new.__code__
+        for target in (holder, func):
+            target.__defaults__ = new.__defaults__
+            target.__kwdefaults__ = new.__kwdefaults__
+    else:
+        redirect = Redirect(holder, new)
+        holder.__code__ = trampoline_code(holder, redirect, new.__code__)
+        redirect.forward_to(new)
+    for target in (holder, func):
+        target.__annotations__ = new.__annotations__
+        target.__doc__ = new.__doc__
+    if above is not None:
+        above.original_code = holder.__code__
+
+    def undo() -> None:
+        for state in saved:
+            state.restore()
+        if above is not None and below_code is not None:
+            above.original_code = below_code
+    return undo

@@ -1,0 +1,182 @@
+"""Which loaded modules come from a source file, and the source each one was last updated from.
+
+An update in place compares the new source of a file with the version the module runs, so that
+version must be known before the first edit: when tracking starts, the caller snapshots every
+loaded module of the tracked tree (`SourceStore.snapshot_loaded`), which reads each file as it is
+then. A file edited after its module was loaded and before the snapshot is compared with that
+edited text, not with what runs; Reload UI (or a restart) brings the two together again.
+
+Modules are found by their `__file__`: in `sys.modules`, plus those the caller names (the host's
+script modules, which it keeps outside `sys.modules`). No heap scan.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import time
+import types
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .codediff import Version, parse, reparse
+from .modupdate import UpdateResult, update_module
+from .runner import read_source
+
+_CLOCK_SLACK = 2.0  # seconds
+
+
+def module_file(module: types.ModuleType) -> str | None:
+    """A module's source file as it gave it, read from its namespace (a lazy module's
+    `__getattr__` is never asked); None for a built-in or compiled-only module."""
+    namespace = getattr(module, "__dict__", None)
+    path = namespace.get("__file__") if isinstance(namespace, dict) else None
+    return path if isinstance(path, str) and path.endswith(".py") else None
+
+
+def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
+    """The loaded modules whose source is `path` (symlinks resolved): in `sys.modules` and `extra`."""
+    target = os.path.normcase(os.path.realpath(path))
+    # Called per saved file over thousands of modules: a C-level test of the name's end first, and
+    # realpath (which touches the disk) only for the few modules with the right file name.
+    tails = tuple({os.sep + os.path.normcase(os.path.basename(path)), os.sep + os.path.basename(target)})
+    found: list[types.ModuleType] = []
+    seen: set[int] = set()
+    for module in [*list(sys.modules.values()), *extra]:
+        file = module_file(module) if isinstance(module, types.ModuleType) else None
+        if file is None or id(module) in seen or not os.path.normcase(file).endswith(tails):
+            continue
+        seen.add(id(module))
+        if os.path.normcase(os.path.realpath(file)) == target:
+            found.append(module)
+    return found
+
+
+def _modified_since(path: str, moment: float) -> bool:
+    """The file changed at or after `moment`, or may have: a coarse file system clock (FAT keeps
+    2 s) counts as after."""
+    try:
+        return os.stat(path).st_mtime >= moment - _CLOCK_SLACK
+    except OSError:
+        return True
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A source file's text, decoded as Python decodes it (PEP 263 declaration, universal newlines)."""
+    return importlib.util.decode_source(read_source(Path(path)).data)
+
+
+@dataclass
+class _Scan:
+    """What snapshot_loaded saw of one tracked root."""
+
+    time: float
+    seen: dict[int, weakref.ref[types.ModuleType]] = field(default_factory=dict)
+
+
+class SourceStore:
+    """The source version each tracked module was last loaded or updated from (weakly held: a
+    module the host drops, such as a script module replaced by Reload UI, is forgotten).
+
+    A snapshot is only the text: it is parsed when the module is first updated, so tracking an
+    extension adds no parsing to the webui's start.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version | str] = weakref.WeakKeyDictionary()
+        self._late: weakref.WeakSet[types.ModuleType] = weakref.WeakSet()  # loaded and edited before found
+        self._scans: dict[str, _Scan] = {}
+
+    def snapshot(self, module: types.ModuleType, source: str | None = None) -> bool:
+        """Remember `source` (read from the module's file now when not given) as what `module`
+        runs. False when it has no readable source file."""
+        path = module_file(module)
+        if path is None:
+            return False
+        try:
+            text = read_text(path) if source is None else source
+        except (OSError, ValueError, SyntaxError):  # gone, too large, or not decodable
+            return False
+        with self._lock:
+            self._versions[module] = text
+            self._late.discard(module)
+        return True
+
+    def snapshot_loaded(self, root: str | os.PathLike[str],
+                        extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
+        """Snapshot every loaded module whose file lies under `root` and is not known yet; returns
+        the modules snapshotted. Call it when tracking `root` starts, and again before each update:
+        a module imported since the last call (inside a callback, say) is found then. If its file
+        changed after that last call, it may have changed after it was loaded, so what it runs is
+        unknown: it is not snapshotted, and updating it is refused.
+
+        A module's file is compared as its path reads, against `root` as given and resolved: a
+        realpath per loaded module would cost the webui's start 40 µs times thousands of modules.
+        Modules of sys.modules are looked at once per root.
+        """
+        key = os.path.normcase(os.path.abspath(root))
+        prefixes = tuple({os.path.join(os.path.normcase(os.path.abspath(form)), "")
+                          for form in (root, os.path.realpath(root))})
+        now = time.time()
+        taken = []
+        with self._lock:
+            scan = self._scans.get(key)
+            self._scans[key] = _Scan(now, scan.seen if scan else {})
+            seen = self._scans[key].seen
+            fresh = []
+            for module in list(sys.modules.values()):
+                ref = seen.get(id(module))
+                if isinstance(module, types.ModuleType) and (ref is None or ref() is not module):
+                    seen[id(module)] = weakref.ref(module)
+                    fresh.append(module)
+            for module in [*fresh, *extra]:
+                if not isinstance(module, types.ModuleType) or self.knows(module) or module in self._late:
+                    continue
+                path = module_file(module)
+                if not path or not os.path.normcase(os.path.abspath(path)).startswith(prefixes):
+                    continue
+                if scan is not None and _modified_since(path, scan.time):
+                    self._late.add(module)
+                elif self.snapshot(module):
+                    taken.append(module)
+        return taken
+
+    def knows(self, module: types.ModuleType) -> bool:
+        with self._lock:
+            return module in self._versions
+
+    def source_of(self, module: types.ModuleType) -> str | None:
+        with self._lock:
+            version = self._versions.get(module)
+        return version.text if isinstance(version, Version) else version
+
+    def forget(self, module: types.ModuleType) -> None:
+        with self._lock:
+            self._versions.pop(module, None)
+
+    def update(self, module: types.ModuleType, new_source: str) -> UpdateResult:
+        """Update `module` in place from its remembered source to `new_source`; on success that
+        becomes the remembered source. One update at a time."""
+        with self._lock:
+            old = self._versions.get(module)
+            if old is None:
+                name = str(module.__dict__.get("__name__", "?"))
+                why = ("was imported after tracking began and its file changed before it was found"
+                       if module in self._late else "was not snapshotted when tracking began")
+                return UpdateResult("refused", name, reason=f"{name} {why}, so what it runs is unknown; Reload UI "
+                                    "(or restart) to apply")
+            path = module_file(module) or (old.filename if isinstance(old, Version) else "")
+            try:
+                if not isinstance(old, Version):
+                    old = parse(old, path)
+                new: Version | str = reparse(old, new_source)
+            except SyntaxError:
+                new = new_source  # update_module reports it (or that the remembered source is broken)
+            result = update_module(module, old, new)
+            if result.ok and isinstance(new, Version):
+                self._versions[module] = new
+            return result
