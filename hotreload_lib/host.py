@@ -58,16 +58,17 @@ _folder_problem: list[str] = [""]
 
 def _ensure_console_log() -> None:
     """Make "watching ..." and every "reloaded ..." line show in the webui's console, in the form the
-    host prints its own. A1111 and Forge configure logging only with --loglevel; otherwise the root
-    logger has no handler and drops INFO. SD.Next sends the root logger to a NullHandler at ERROR
-    and prints through its own logger (`shared.log`), as it has its bundled extensions do: ours
-    then uses its handlers. With a root logger configured by the user, ours follows it."""
-    if log.handlers:
+    host prints its own, unless the user chose a log level (--loglevel): then ours follows it.
+
+    Otherwise an INFO line of ours would be dropped on every host: A1111 and Forge leave the root
+    logger without a handler, or (a normal start, which runs extension installers) with one that
+    logging.debug() made at WARNING; SD.Next points the root at a NullHandler at ERROR and prints
+    through its own logger (`shared.log`), as it has its bundled extensions do. Ours then uses the
+    host's logger's handlers when it has one, else a handler of its own on stderr."""
+    shared = _shared()
+    if log.handlers or getattr(getattr(shared, "cmd_opts", None), "loglevel", None):
         return
-    root_handlers = logging.getLogger().handlers
-    if root_handlers and not all(isinstance(h, logging.NullHandler) for h in root_handlers):
-        return
-    host_log = getattr(_shared(), "log", None)
+    host_log = getattr(shared, "log", None)
     if isinstance(host_log, logging.Logger) and host_log.handlers:
         log.handlers = list(host_log.handlers)
     else:

@@ -261,12 +261,16 @@ def test_the_polling_setting_switches_the_watcher_at_once(webui: StandinWebui, t
     assert live_threads() == (1, 1)
 
 
+@pytest.mark.parametrize("root_setup", ["no handler", "installers ran"])
 def test_console_lines_show_when_the_webui_configured_no_logging(
-        webui: StandinWebui, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """A1111 and Forge leave the root logger without a handler unless --loglevel is given."""
+        webui: StandinWebui, tmp_path: Path, capfd: pytest.CaptureFixture[str], root_setup: str) -> None:
+    """A1111 and Forge leave the root logger without a handler unless --loglevel is given; a normal
+    start runs extension installers, whose logging.debug() gives it a stderr handler at WARNING."""
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved = root.handlers[:], root.level
     root.handlers.clear()
+    if root_setup == "installers ran":
+        logging.debug("Installing some-extension")  # what launch_utils.run_extensions_installers does
     ours = logging.getLogger("hot_reload")
     try:
         live = tmp_path / "live"
@@ -277,10 +281,31 @@ def test_console_lines_show_when_the_webui_configured_no_logging(
         events().file("hello.py", "ok")
         assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().err
     finally:
-        root.handlers[:] = saved
+        root.handlers[:], level = saved
+        root.setLevel(level)
         ours.handlers.clear()
         ours.propagate = True
         ours.setLevel(logging.NOTSET)
+
+
+def test_with_a_log_level_chosen_the_console_lines_follow_it(
+        webui: StandinWebui, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers.clear()
+    logging.basicConfig(level=logging.WARNING)  # what A1111 does with --loglevel WARNING
+    try:
+        live = tmp_path / "live"
+        live.mkdir()
+        webui.preload(["--hot-reload-dir", str(live), "--loglevel", "WARNING"])
+        webui.start()
+        write(live / "hello.py", "x = 1\n")
+        events().file("hello.py", "ok")
+        assert "reloaded in" not in capfd.readouterr().err
+        assert not logging.getLogger("hot_reload").handlers
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
 
 
 class ListHandler(logging.Handler):

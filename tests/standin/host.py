@@ -43,6 +43,7 @@ def built_in_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nowebui", action="store_true")
     parser.add_argument("--log-startup", action="store_true")
     parser.add_argument("--skip-install", action="store_true")
+    parser.add_argument("--loglevel", type=str, default=None)
     return parser
 
 
