@@ -48,7 +48,7 @@ log = logging.getLogger("hot_reload")
 OBSERVER_JOIN_TIMEOUT = 2.0
 HALF_WRITTEN_NS = 50_000_000  # an empty file younger than this is taken as a save in progress
 WATCHDOG_FIX = ('install it into the webui\'s Python (restart the webui so install.py runs, or: '
-                'python -m pip install "watchdog>=3,<7")')
+                'python -m pip install "watchdog>=3,<8")')
 
 
 @dataclass(frozen=True)

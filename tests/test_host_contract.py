@@ -99,7 +99,7 @@ def test_preload_imports_nothing_from_the_webui() -> None:
 
 
 @pytest.mark.parametrize("installed, expected", [
-    ("", ["['install', 'watchdog>=3.0,<7', '--prefer-binary']"]),
+    ("", ["['install', 'watchdog>=3.0,<8', '--prefer-binary']"]),
     ("watchdog", []),
 ])
 def test_install_py_installs_watchdog_through_the_hosts_pip(webui: StandinWebui, tmp_path: Path,
