@@ -59,8 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     forced = "forced by --polling" if args.polling else (
         "forced by HOT_RELOAD_POLLING" if os.environ.get("HOT_RELOAD_POLLING", "") not in ("", "0") else "")
     if args.command == "demo":
-        from .demo import PLAYGROUND, run
-
+        try:
+            from .demo import PLAYGROUND, missing_page_files, run
+        except ImportError as error:  # gradio (starlette with it) is the webui's, no dependency of ours
+            print(f"hot reload: the demo needs gradio ({error}): run it from a clone, ./dev.sh demo", file=sys.stderr)
+            return 2
+        missing = missing_page_files()
+        if missing:
+            print(f"hot reload: the demo serves the repository's {', '.join(missing)}, which pip does not install: "
+                  "run it from a clone, ./dev.sh demo", file=sys.stderr)
+            return 2
         folder = (args.folder or PLAYGROUND).resolve()
     else:
         folder = args.folder.resolve()
