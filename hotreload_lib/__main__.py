@@ -78,8 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     forced = "forced by --polling" if args.polling else (
         "forced by HOT_RELOAD_POLLING" if os.environ.get("HOT_RELOAD_POLLING", "") not in ("", "0") else "")
     if args.command == "demo":
-        from .demo import demo_folder, run
-
+        try:
+            from .demo import demo_folder, missing_page_files, run
+        except ImportError as error:  # gradio (starlette with it) is the webui's, no dependency of ours
+            print(f"hot reload: the demo needs gradio ({error}): run it from a clone, ./dev.sh demo", file=sys.stderr)
+            return 2
+        missing = missing_page_files()
+        if missing:
+            print(f"hot reload: the demo serves the repository's {', '.join(missing)}, which pip does not install: "
+                  "run it from a clone, ./dev.sh demo", file=sys.stderr)
+            return 2
         folder = (args.folder or demo_folder()).resolve()
     else:
         folder = args.folder.resolve()

@@ -39,6 +39,13 @@ STYLESHEETS = {"style.css": REPO_ROOT / "style.css"}
 GZIP_MINIMUM_SIZE = 1000  # as the webui's setup_middleware
 
 
+def missing_page_files() -> list[str]:
+    """The page's files that are not here. javascript/ and style.css are the extension's, beside the
+    package in a clone; a package installed by pip has the watcher only."""
+    return [str(path.relative_to(REPO_ROOT)) for path in (*HEAD_SCRIPTS.values(), *STYLESHEETS.values())
+            if not path.is_file()]
+
+
 def greet(name: str) -> str:
     """What the Greet button says; playground/greet.py replaces it while the demo runs."""
     return f"Hello, {name or 'stranger'}!"

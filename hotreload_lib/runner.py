@@ -37,6 +37,8 @@ TEARDOWN = "teardown"
 MAX_SOURCE_BYTES = 1024 * 1024
 # Errors of reading a live file that mean it is gone (deleted or renamed after its event).
 GONE_ERRORS = (FileNotFoundError, NotADirectoryError)
+# After compile()'s own words for a file with NUL bytes.
+NOT_SOURCE = ": this is not Python source (a binary file?)"
 
 
 class RunInterrupted(BaseException):
@@ -153,9 +155,11 @@ def _message(error: BaseException, interrupted: str) -> str:
         if message.startswith("(unicode error)"):
             message += (": the file is not valid UTF-8; save it as UTF-8, or declare its encoding on "
                         "line 1 or 2 (# -*- coding: latin-1 -*-)")
+        elif "null bytes" in message:  # a SyntaxError from Python 3.12 on, a ValueError before
+            message += NOT_SOURCE
         return message
     if isinstance(error, ValueError) and "null bytes" in str(error):
-        return f"{error}: this is not Python source (a binary file?)"
+        return f"{error}{NOT_SOURCE}"
     return str(error)
 
 

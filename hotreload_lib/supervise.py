@@ -20,8 +20,10 @@ from .timings import Timings
 
 log = logging.getLogger("hot_reload")
 OBSERVER_JOIN_TIMEOUT = 2.0
-WATCHDOG_FIX = ('install it into the webui\'s Python (restart the webui so install.py runs, or: '
-                'python -m pip install "watchdog>=3,<7")')
+# install.py installs it at the webui's next full start: not under --skip-install, nor SD.Next's
+# quick start (--skip-git), so the manual command comes first.
+WATCHDOG_FIX = ('install it into the webui\'s Python: python -m pip install "watchdog>=3,<8" (or restart the '
+                'webui without --skip-install / --skip-git, so that install.py runs)')
 
 
 class WatchdogMissing(RuntimeError):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from hotreload_lib.demo import DemoPage
@@ -63,9 +65,20 @@ def browser() -> Iterator[Any]:
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Chromium, tried twice: on a loaded machine one start now and then crashes, and this module's
+    tests share the browser, so one crash would be an error in each of them. Said as a warning;
+    a second failure is a real one."""
+    try:
+        return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    except PlaywrightError as error:
+        warnings.warn(f"Chromium did not start, trying once more: {error}", stacklevel=2)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
 @pytest.fixture

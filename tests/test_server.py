@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -276,13 +277,27 @@ def test_the_routes_are_read_only(page: DemoPage) -> None:
         assert httpx.post(page.url + path).status_code == 405
 
 
+@contextmanager
+def sigint_handled_in_children() -> Iterator[None]:
+    """A job started in the background (`pytest &`, nohup) has SIGINT ignored, and a child inherits an
+    ignored signal through exec: it would ignore Ctrl+C too. A handler is not inherited (exec resets it
+    to the default), so one is set while the child starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.timeout(180)
 def test_the_demo_command_serves_the_page_and_stops_on_ctrl_c(live_dir: Path) -> None:
     """`python -m hotreload_lib demo DIR`, the README's first command (through dev.sh)."""
     write(live_dir / "greet.py", (REPO_ROOT / "playground" / "greet.py").read_text())
     port = free_port()
     command = [sys.executable, "-m", "hotreload_lib", "demo", str(live_dir), "--port", str(port)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with sigint_handled_in_children():
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
     try:
         assert process.stdout is not None
         output = []
@@ -300,7 +315,12 @@ def test_the_demo_command_serves_the_page_and_stops_on_ctrl_c(live_dir: Path) ->
         assert [row["target"] for row in state["active"]] == ["hotreload_lib.demo.greet"]
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(60) == 0
+        try:
+            assert process.wait(60) == 0
+        finally:
+            if process.poll() is None:  # not left running when it ignored Ctrl+C
+                process.kill()
+                process.wait()
 
 
 def test_the_demo_works_on_a_copy_of_the_playground(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
