@@ -1,5 +1,7 @@
 """Command line, without a webui:
-    python -m hotreload_lib watch DIR    run the reloader and print one JSON line per event on stdout
+    python -m hotreload_lib watch DIR [--track SRC ...]
+                                         run the reloader and print one JSON line per event on stdout;
+                                         the loaded modules of each SRC tree are updated in place
                                          (stdout carries nothing else: what live files print goes to stderr)
     python -m hotreload_lib demo [DIR]   the same reloader behind a small page on 127.0.0.1 that shows
                                          the webui's toasts and Hot Reload tab (DIR: a copy of playground/
@@ -32,7 +34,7 @@ def _stdout_for_events_only() -> TextIO:
     return stream
 
 
-def watch(folder: Path, force_polling: str) -> int:
+def watch(folder: Path, force_polling: str, tracked: list[Path]) -> int:
     """Until interrupted (exit 0), or until the reloader cannot work at all (exit 1: watchdog is
     missing; the event said why), so a script driving it is not left waiting."""
     events = get_events()
@@ -51,7 +53,7 @@ def watch(folder: Path, force_polling: str) -> int:
             inactive.set()
 
     events.subscribe(note_inactive)
-    ensure_started(folder, force_polling=force_polling)
+    ensure_started(folder, force_polling=force_polling, tracked=tracked)
     try:
         inactive.wait()
         return 1
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     watch_parser = commands.add_parser("watch", help="run every .py file in DIR now and on every save")
     watch_parser.add_argument("folder", type=Path)
+    watch_parser.add_argument("--track", type=Path, action="append", default=[], metavar="SRC",
+                              help="a source tree whose loaded modules follow its edits in place (repeatable)")
     demo_parser = commands.add_parser("demo", help="serve a page on 127.0.0.1 that shows a toast per reload")
     demo_parser.add_argument("folder", type=Path, nargs="?", default=None,
                              help="default: a copy of playground/ in the temporary folder")
@@ -96,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "demo":
         return run(folder, forced, args.port)
-    return watch(folder, forced)
+    tracked = [path.resolve() for path in args.track]
+    missing = [str(path) for path in tracked if not path.is_dir()]
+    if missing:
+        print(f"hot reload: --track {', '.join(missing)}: not a folder", file=sys.stderr)
+        return 2
+    return watch(folder, forced, tracked)
 
 
 if __name__ == "__main__":

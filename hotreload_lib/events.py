@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 log = logging.getLogger("hot_reload")
-Outcome = Literal["ok", "error", "removed", "running", "deferred", "info"]
+Outcome = Literal["ok", "updated", "error", "removed", "running", "deferred", "info"]
 HISTORY_SIZE = 500
 
 
@@ -49,12 +49,21 @@ class ReloadEvent:
     restored: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     error: ErrorInfo | None = None
+    # A tracked tree's events: the modules updated in place and what changed in them (name, kind,
+    # action), or the page asset that changed ("css" with the `url` pages link it by, or "js").
+    modules: tuple[str, ...] = ()
+    changed: tuple[dict[str, str], ...] = ()
+    asset: str = ""
+    url: str = ""
+    needs: str = ""  # what the user must do to see all of it: "reload_ui", "reload_page", or nothing
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["replaced"] = list(self.replaced)
         data["restored"] = list(self.restored)
         data["notes"] = list(self.notes)
+        data["modules"] = list(self.modules)
+        data["changed"] = list(self.changed)
         return data
 
     def to_json(self) -> str:
@@ -126,18 +135,23 @@ class EventLog:
 
 
 class Reporter:
-    """Publishes the events of one watched folder: paths shown relative to it, and each event's
-    console line written before the event goes out, so whoever the event wakes finds the line."""
+    """Publishes the events of one watched folder: paths shown relative to it (after `prefix`, the
+    folder's name, for a tracked tree), and each event's console line written before the event goes
+    out, so whoever the event wakes finds the line."""
 
-    def __init__(self, events: EventLog, folder: Path) -> None:
+    def __init__(self, events: EventLog, folder: Path, prefix: str = "") -> None:
         self.events = events
         self.folder = folder
+        self.prefix = prefix
 
     def display(self, path: Path) -> str:
         try:
-            return path.relative_to(self.folder).as_posix()
+            relative = path.relative_to(self.folder).as_posix()
         except ValueError:
             return str(path)
+        if not self.prefix:
+            return relative
+        return self.prefix if relative == "." else f"{self.prefix}/{relative}"
 
     def publish(self, path: Path, outcome: str, message: str, *, log_it: bool = True, **fields: Any) -> ReloadEvent:
         fields.update(file=self.display(path), path=str(path), outcome=outcome, message=message)

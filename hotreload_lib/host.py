@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ OPT_ENABLED = "hot_reload_enabled"
 OPT_POLLING = "hot_reload_polling"
 OPT_WAIT_FOR_GENERATION = "hot_reload_wait_for_generation"
 OPT_FOLDER = "hot_reload_folder"
+OPT_TRACKED = "hot_reload_tracked_extensions"
 DEFAULT_FOLDER_NAME = "hot-reload"
 EXAMPLE_LIVE_FILE = '''"""An example live file: nothing in it runs until you uncomment it.
 
@@ -169,8 +172,120 @@ def put_back_callbacks(lifted: object) -> None:
         entries.insert(min(index, len(entries)), entry)
 
 
+def script_modules() -> list[types.ModuleType]:
+    """The modules the host executed from scripts/*.py files, which it keeps outside sys.modules
+    (HOST_CONTRACT.md §3, §12): the last one loaded per path, and those its Script classes came from."""
+    found: dict[int, types.ModuleType] = {}
+    script_loading = sys.modules.get("modules.script_loading")
+    for module in dict(getattr(script_loading, "loaded_scripts", None) or {}).values():
+        found[id(module)] = module
+    scripts = sys.modules.get("modules.scripts")
+    for name in ("scripts_data", "postprocessing_scripts_data"):
+        for data in list(getattr(scripts, name, None) or []):
+            module = getattr(data, "module", None)
+            if isinstance(module, types.ModuleType):
+                found[id(module)] = module
+    return [module for module in found.values() if isinstance(module, types.ModuleType)]
+
+
+def page_builders(functions: list[types.FunctionType]) -> list[str]:
+    """Which of `functions` build the page: on_ui_tabs / on_ui_settings callbacks and the ui() of
+    Script classes. What they make now shows only once the page is built again (Reload UI)."""
+    wanted = {id(function) for function in functions}
+    names: list[str] = []
+    script_callbacks = sys.modules.get("modules.script_callbacks")
+    callback_map = getattr(script_callbacks, "callback_map", None) or {}
+    for kind in ("callbacks_ui_tabs", "callbacks_ui_settings"):
+        for entry in list(callback_map.get(kind, [])):
+            callback = getattr(entry, "callback", None)
+            if id(getattr(callback, "__func__", callback)) in wanted:
+                names.append(getattr(callback, "__qualname__", "a page callback"))
+    scripts = sys.modules.get("modules.scripts")
+    for data in [*list(getattr(scripts, "scripts_data", None) or []),
+                 *list(getattr(scripts, "postprocessing_scripts_data", None) or [])]:
+        klass = getattr(data, "script_class", None)
+        ui = vars(klass).get("ui") if isinstance(klass, type) else None
+        if ui is not None and id(ui) in wanted:
+            names.append(f"{klass.__qualname__}.ui")
+    return list(dict.fromkeys(names))
+
+
+def _page_assets_module() -> Any:
+    """A1111/Forge keep the page's script and stylesheet tags in modules.ui_gradio_extensions,
+    SD.Next in modules.ui_javascript; both have webpath() and reload_javascript()."""
+    for name in ("modules.ui_gradio_extensions", "modules.ui_javascript"):
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+    return None
+
+
+def asset_url(path: str) -> str:
+    webpath = getattr(_page_assets_module(), "webpath", None)
+    try:
+        return str(webpath(path)) if callable(webpath) else ""
+    except OSError:
+        return ""
+
+
+def refresh_assets() -> None:
+    reload_javascript = getattr(_page_assets_module(), "reload_javascript", None)
+    if callable(reload_javascript):
+        reload_javascript()
+
+
+def reload_ui() -> str:
+    """The host's Reload UI (A1111/Forge: Settings' button asks shared.state for a "restart" of the
+    UI, which the main loop carries out). The reloader calls it only while no generation runs: it
+    would interrupt one."""
+    shared = _shared()
+    if getattr(getattr(shared, "cmd_opts", None), "nowebui", False):
+        return "the webui runs API-only (--nowebui): there is no page to rebuild"
+    if _sdnext_route_registrar() is not None:
+        return "SD.Next rebuilds its page only by restarting the server (System → Restart)"
+    request_restart = getattr(getattr(shared, "state", None), "request_restart", None)
+    if not callable(request_restart):
+        return "this webui has no Reload UI to call: use its Settings → Reload UI"
+    request_restart()
+    return ""
+
+
 def hooks() -> HostHooks:
-    return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks)
+    return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
+                     script_modules=script_modules, page_builders=page_builders, asset_url=asset_url,
+                     refresh_assets=refresh_assets, reload_ui=reload_ui)
+
+
+def tracked_folders() -> tuple[list[Path], list[str]]:
+    """The trees to track, and what was asked for that cannot be: --hot-reload-track folders and
+    the extensions chosen in the setting, by their folder names in the host's extension list."""
+    folders: list[Path] = []
+    problems: list[str] = []
+    for flag in getattr(getattr(_shared(), "cmd_opts", None), "hot_reload_track", None) or []:
+        folder = Path(os.path.expanduser(flag)).resolve()
+        if folder.is_dir():
+            folders.append(folder)
+        else:
+            problems.append(f"--hot-reload-track {flag}: {folder} is not a folder; not tracked")
+    chosen = option(OPT_TRACKED, []) or []
+    installed = installed_extensions()
+    for name in chosen if isinstance(chosen, list) else []:
+        if name in installed:
+            folders.append(installed[name])
+        else:
+            problems.append(f"the extension {name!r} chosen in Settings → Hot Reload is not installed; not tracked")
+    return list(dict.fromkeys(folders)), problems
+
+
+def installed_extensions() -> dict[str, Path]:
+    """Folder name -> path of the host's extensions (not its built-in ones)."""
+    extensions = sys.modules.get("modules.extensions")
+    found = {}
+    for extension in list(getattr(extensions, "extensions", None) or []):
+        name, path = getattr(extension, "name", None), getattr(extension, "path", None)
+        if name and path and not getattr(extension, "is_builtin", False):
+            found[str(name)] = Path(path).resolve()
+    return found
 
 
 def feed() -> Feed:
@@ -210,9 +325,15 @@ def start_watching() -> None:
             _reported_errors.add(problem)
             log.error("[Hot Reload] %s", problem)
         return
+    tracked, problems = tracked_folders()
+    for problem in problems:
+        if problem not in _reported_errors:
+            _reported_errors.add(problem)
+            log.error("[Hot Reload] %s", problem)
     previous = get_reloader()
-    reloader = ensure_started(folder, force_polling=forced_polling(), host=hooks())
+    reloader = ensure_started(folder, force_polling=forced_polling(), host=hooks(), tracked=tracked)
     if reloader is previous:
+        reloader.track(tracked)
         reloader.rerun_all()
     else:
         # The host prints its "Startup time: ..." summary right after app-started: our first
@@ -245,6 +366,15 @@ def _on_enabled_change() -> None:
         start_watching()
 
 
+def _on_tracked_change() -> None:
+    reloader = get_reloader()
+    if reloader is not None and option(OPT_ENABLED, True):
+        folders, problems = tracked_folders()
+        for problem in problems:
+            log.error("[Hot Reload] %s", problem)
+        reloader.track(folders)
+
+
 def _on_watching_change() -> None:
     if option(OPT_ENABLED, True):
         start_watching()  # another folder or watch mode means a new reloader
@@ -267,6 +397,12 @@ def on_ui_settings() -> None:
         OPT_FOLDER: option_info(
             "", f"Live folder (empty: {DEFAULT_FOLDER_NAME}/ in the webui's data folder; --hot-reload-dir wins)",
             section=SECTION, onchange=_on_watching_change,
+        ),
+        OPT_TRACKED: option_info(
+            [], "Extensions developed live: their loaded modules, scripts, style.css and javascript/ follow your "
+            "edits (also --hot-reload-track DIR)", gr.Dropdown,
+            lambda: {"choices": sorted(installed_extensions()), "multiselect": True},
+            section=SECTION, onchange=_on_tracked_change,
         ),
         OPT_POLLING: option_info(
             False, "Poll the live folder instead of native file events (network drives, WSL /mnt, Docker)",

@@ -51,7 +51,8 @@ class LiveFolder:
     later; `stopping()` says that the worker is winding down (a long pass ends early)."""
 
     def __init__(self, folder: Path, registry: PatchRegistry, calls: LiveCalls, reporter: Reporter,
-                 host: HostHooks, *, requeue: Callable[[str, float], None], stopping: Callable[[], bool]) -> None:
+                 host: HostHooks, *, requeue: Callable[[str, float], None], stopping: Callable[[], bool],
+                 excluded: Callable[[], list[Path]] = list) -> None:
         self.folder = folder
         self.registry = registry
         self.calls = calls
@@ -59,8 +60,10 @@ class LiveFolder:
         self.host = host
         self.requeue = requeue
         self.stopping = stopping
+        self.excluded = excluded  # folders inside it whose files are not live files (tracked trees)
         self.files: dict[str, LiveFile] = {}
         self._unreadable: set[str] = set()
+        self._said_extension_like = False
 
     # -- WatchedRoot ------------------------------------------------------------------------
     def sync(self, *, again: bool) -> None:
@@ -68,6 +71,7 @@ class LiveFolder:
             self._resync(self.folder)
             return
         self._unreadable.clear()
+        self._say_if_extension_like()
         present = self._scan(self.folder) if self.folder.is_dir() else []
         self._drop_missing(self.folder, present)
         for path in present:
@@ -120,12 +124,28 @@ class LiveFolder:
         from .watch import is_live_file, is_watched_dir
 
         found: list[Path] = []
+        excluded = {str(folder) for folder in self.excluded()}
+        if str(root) in excluded or any(str(root).startswith(folder + os.sep) for folder in excluded):
+            return found
         # Symlinked folders are listed but not entered (followlinks=False), as the observers do.
         for directory, dirnames, filenames in os.walk(root, onerror=self._unreadable_folder):
-            dirnames[:] = sorted(d for d in dirnames if is_watched_dir(self.folder, os.path.join(directory, d)))
+            dirnames[:] = sorted(d for d in dirnames if is_watched_dir(self.folder, os.path.join(directory, d))
+                                 and os.path.join(directory, d) not in excluded)
             found += [Path(directory, name) for name in sorted(filenames)
                       if is_live_file(self.folder, os.path.join(directory, name))]
         return found
+
+    def _say_if_extension_like(self) -> None:
+        """Once: a live folder that is an extension (scripts/, preload.py, install.py) wants tracking,
+        which updates its loaded modules, rather than running each of its files again as new ones."""
+        marks = [name for name in ("scripts", "preload.py", "install.py") if (self.folder / name).exists()]
+        if marks and not self._said_extension_like:
+            self._said_extension_like = True
+            self.reporter.notice(
+                f"the live folder looks like an extension (it holds {', '.join(marks)}): its files run here as "
+                "separate live files. To develop an extension, track it instead (--hot-reload-track DIR, or "
+                "Settings → Hot Reload → Extensions developed live): its loaded modules then follow your edits",
+                "info")
 
     def _unreadable_folder(self, error: OSError) -> None:
         where = str(error.filename or "")

@@ -31,6 +31,7 @@ from .supervise import WatchdogMissing, WatchSupervisor
 from .switching import QuickSwitching
 from .threadfaults import report_thread_exceptions
 from .timings import Timings
+from .trackedtree import Tracking
 
 __all__ = ["Reloader", "Timings", "ensure_started", "get_events", "get_reloader", "shutdown"]
 log = logging.getLogger("hot_reload")
@@ -39,7 +40,8 @@ log = logging.getLogger("hot_reload")
 class Reloader:
     def __init__(self, folder: Path, events: EventLog, registry: PatchRegistry, *,
                  force_polling: str = "", native_observer: Callable[[], Any] | None = None,
-                 timings: Timings | None = None, host: HostHooks | None = None) -> None:
+                 timings: Timings | None = None, host: HostHooks | None = None,
+                 tracked: list[Path] | None = None) -> None:
         self.folder = folder
         self.events = events
         self.registry = registry
@@ -58,9 +60,13 @@ class Reloader:
         self.reporter = Reporter(events, folder)
         host = host or HostHooks()
         self.gate = RunGate(host.busy, self._announce_wait)
-        self.live = LiveFolder(folder, registry, self._calls, self.reporter, host,
-                               requeue=self._pending.add, stopping=self._stopping.is_set)
-        self.roots: list[WatchedRoot] = [self.live]
+        self.host = host
+        self._reload_ui_asked = threading.Event()
+        self.tracking = Tracking(events, host, self.timings, self._saved, force_polling=force_polling,
+                                 native_observer=native_observer)
+        self.tracking.want(tracked or [])
+        self.live = LiveFolder(folder, registry, self._calls, self.reporter, host, requeue=self._pending.add,
+                               stopping=self._stopping.is_set, excluded=self.tracking.folders)
         self.watch = WatchSupervisor(
             folder, self._saved, self.reporter, self.timings, force_polling=force_polling,
             native_observer=native_observer, on_vanished=lambda: self.live.release(stopping=False),
@@ -124,6 +130,16 @@ class Reloader:
         self._rerun_all.set()
         self._pending.wake()
 
+    def track(self, folders: list[Path]) -> None:
+        """Track these source trees from now on (and no others)."""
+        self.tracking.want(folders)
+        self._pending.wake()
+
+    def reload_ui(self) -> None:
+        """Rebuild the webui's page (the host's Reload UI) as soon as no generation runs."""
+        self._reload_ui_asked.set()
+        self._pending.wake()
+
     def apply_now(self) -> None:
         """Run what waits for the end of a generation now."""
         self.gate.apply_now()
@@ -138,7 +154,8 @@ class Reloader:
             "files": self.live.outcomes(),
             "failing": [event.to_dict() for event in self.live.failures()],
             "pending": len(self._pending),
-            "waiting": [self.reporter.display(path) for path in self.gate.waiting],
+            "waiting": [self._reporter_of(path).display(path) for path in list(self.gate.waiting)],
+            "tracked": self.tracking.status(),
         }
 
     def report_thread_failure(self, args: Any) -> None:
@@ -172,28 +189,38 @@ class Reloader:
         """Watch and run until stopping: take due paths, hand each to the root it lies in."""
         try:
             self._guarded(self.watch.check, first=True)
+            self._guarded(self.tracking.apply)
             self._guarded(self._sync_all)
             self.watch.announce()
             self._first_pass_done.set()
             next_health = time.monotonic() + self.timings.health_interval
             while not self._stopping.is_set():
-                waiting = bool(self.gate.waiting)
+                waiting = bool(self.gate.waiting) or self._reload_ui_asked.is_set()
                 paths = self._pending.take_due(self.timings.busy_poll if waiting else self.timings.health_interval)
                 if self._stopping.is_set():
                     break
+                if self.tracking.asked:
+                    self._guarded(self._retrack)
                 if self._rerun_all.is_set() and not self.gate.reason():
                     self._guarded(self._sync_all)
                 for path in self.gate.admit(list(map(Path, paths))):
                     if self._stopping.is_set():
                         break  # what is left is found by the scan of the next start
-                    root = owner_of(self.roots, path)
+                    root = owner_of(self.roots(), path)
                     if root is not None:
                         self._guarded(root.handle, path)
+                if paths:
+                    self._guarded(self.tracking.remember_new_modules)
+                if self._reload_ui_asked.is_set() and not self.gate.reason():
+                    self._reload_ui_asked.clear()
+                    self._guarded(self._ask_host_to_reload_ui)
                 if not len(self._pending):
                     self._switching.end()
                 # Also while busy: a storm of saves must not keep a dead observer unnoticed.
                 if time.monotonic() >= next_health:
                     self._guarded(self.watch.check)
+                    self._guarded(self.tracking.check)
+                    self._guarded(self.tracking.remember_new_modules)
                     next_health = time.monotonic() + self.timings.health_interval
         except WatchdogMissing as error:
             with self._lock:
@@ -209,11 +236,29 @@ class Reloader:
         self._pending.add(path, delay)
 
     def _announce_wait(self, path: Path, reason: str) -> None:
-        self.reporter.publish(path, "deferred", f"{reason}: it runs when that has finished")
+        self._reporter_of(path).publish(path, "deferred", f"{reason}: it runs when that has finished")
+
+    def _reporter_of(self, path: Path) -> Reporter:
+        root = owner_of(self.roots(), path)
+        return root.reporter if root is not None else self.reporter
+
+    def roots(self) -> list[WatchedRoot]:
+        """Every watched root, in the order that decides who owns a path: a tracked tree's files are
+        never live files, even when it lies inside the live folder."""
+        return [*self.tracking.roots(), self.live]
+
+    def _retrack(self) -> None:
+        if self.tracking.apply():
+            self.live.sync(again=False)  # live files now inside a tracked tree stop being live files
+
+    def _ask_host_to_reload_ui(self) -> None:
+        why_not = self.host.reload_ui()
+        self.reporter.notice(f"Reload UI: {why_not}" if why_not else "Reload UI: the page is being rebuilt",
+                             "error" if why_not else "info")
 
     def _sync_all(self) -> None:
         self._rerun_all.clear()
-        for root in self.roots:
+        for root in [self.live, *self.tracking.roots()]:  # what live files import is tracked from the start
             if self._stopping.is_set():
                 return
             root.sync(again=True)
@@ -232,13 +277,14 @@ class Reloader:
     def _wind_down(self, undo: bool) -> None:
         self._switching.end()
         self.watch.stop()
+        self.tracking.stop()
         if not self._inactive:
             self.watch.mode = "stopped"
         if undo:
             self._release_all()
 
     def _release_all(self) -> None:
-        for root in self.roots:
+        for root in self.roots():
             root.release(stopping=True)
 
 
@@ -261,7 +307,7 @@ def get_reloader() -> Reloader | None:
 
 
 def ensure_started(folder: Path, *, force_polling: str = "", host: HostHooks | None = None,
-                   on_new: Callable[[Reloader], None] | None = None) -> Reloader:
+                   tracked: list[Path] | None = None) -> Reloader:
     """Start the process's reloader for `folder`, or return the one already running for it.
 
     A different folder stops the old reloader (its files' replacements are undone) first.
@@ -273,12 +319,10 @@ def ensure_started(folder: Path, *, force_polling: str = "", host: HostHooks | N
         if current is not None and current.folder == folder and current.force_polling == force_polling:
             current.start()
             return current
-        _reloader = Reloader(folder, events, get_registry(), force_polling=force_polling, host=host)
+        _reloader = Reloader(folder, events, get_registry(), force_polling=force_polling, host=host, tracked=tracked)
         reloader = _reloader
     if current is not None:
         shutdown(current)
-    if on_new is not None:
-        on_new(reloader)
     reloader.start()
     return reloader
 

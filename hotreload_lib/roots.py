@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from .events import Reporter
+
 
 class WatchedRoot(Protocol):
     folder: Path
+    reporter: Reporter  # publishes its events, its files named as the page shows them
 
     def sync(self, *, again: bool) -> None:
         """Bring what runs in line with the folder on disk. `again`: run everything present once
@@ -23,6 +26,5 @@ class WatchedRoot(Protocol):
 
 
 def owner_of(roots: list[WatchedRoot], path: Path) -> WatchedRoot | None:
-    """The root `path` lies in; the innermost one when roots are nested."""
-    inside = [root for root in roots if path == root.folder or root.folder in path.parents]
-    return max(inside, key=lambda root: len(root.folder.parts), default=None)
+    """The first of `roots` (listed in the order of precedence) that `path` lies in."""
+    return next((root for root in roots if path == root.folder or root.folder in path.parents), None)

@@ -102,7 +102,8 @@ def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
         state = reloader.status()
     else:
         state = {"folder": None, "running": False, "mode": "off", "mode_reason": problem or "hot reload is off",
-                 "files": {}, "failing": [], "pending": 0, "waiting": []}
+                 "files": {}, "failing": [], "pending": 0, "waiting": [],
+                 "tracked": []}
     if not problem and state["mode"] == "inactive":
         problem = state["mode_reason"]
     folder = reloader.folder if reloader is not None else None

@@ -36,8 +36,13 @@ class WatchSupervisor:
 
     def __init__(self, folder: Path, sink: Callable[[str, float], None], reporter: Reporter, timings: Timings, *,
                  force_polling: str = "", native_observer: Callable[[], Any] | None = None,
+                 suffixes: tuple[str, ...] = (".py",), what: str = "the live folder",
+                 when_gone: str = "its files' replacements are undone",
                  on_vanished: Callable[[], None] = lambda: None, on_resumed: Callable[[], None] = lambda: None) -> None:
         self.folder = folder
+        self.suffixes = suffixes  # of the files whose events count
+        self.what = what  # how notices name the folder ...
+        self.when_gone = when_gone  # ... and say what its disappearance means
         self.sink = sink
         self.reporter = reporter
         self.timings = timings
@@ -75,8 +80,8 @@ class WatchSupervisor:
                 self.stop()
                 self.mode, self.mode_reason = "waiting", f"{self.folder} does not exist"
                 self.on_vanished()
-                self.reporter.notice(f"the live folder {self.folder} does not exist (deleted or renamed?): its "
-                                     "files' replacements are undone; watching resumes when it is back", "info")
+                self.reporter.notice(f"{self.what} {self.folder} does not exist (deleted or renamed?): "
+                                     f"{self.when_gone}; watching resumes when it is back", "info")
             return
         if watch is not None:
             if watch.is_alive():
@@ -142,7 +147,8 @@ class WatchSupervisor:
         except ImportError as error:
             raise WatchdogMissing(f"the Python package watchdog is missing ({error}): {WATCHDOG_FIX}") from error
         options = {"native": self.native_observer} if self.native_observer is not None else {}
-        self._watch = start_observer(self.folder, self.sink, force_polling=self.force_polling, **options)
+        self._watch = start_observer(self.folder, self.sink, force_polling=self.force_polling,
+                                     suffixes=self.suffixes, **options)
         self._watch_since = time.monotonic()
 
     def _next_backoff(self, now: float) -> float:

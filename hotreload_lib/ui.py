@@ -64,6 +64,11 @@ def summary_html(state: dict[str, Any], note: str = "") -> str:
         where = f":{error['line']}" if error.get("line") else ""
         lines.append(f"&nbsp;&nbsp;<b>failing:</b> <code>{html.escape(event['file'] + where)}</code> "
                      f"{html.escape(event['message'])}")
+    for tree in state.get("tracked", []):
+        updated = ", ".join(f"{html.escape(name)} ×{count}" for name, count in tree["updated"].items())
+        lines.append(f"<b>Developed live:</b> <code>{html.escape(tree['label'])}</code> "
+                     f"({html.escape(tree['folder'])}; {html.escape(tree['mode'])})"
+                     + (f" — updated: {updated}" if updated else " — no module updated yet"))
     if state.get("waiting"):
         lines.append("<b>Waiting for the generation to finish:</b> "
                      + ", ".join(f"<code>{html.escape(name)}</code>" for name in state["waiting"]))

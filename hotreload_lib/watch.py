@@ -55,13 +55,17 @@ CLOSE_GRACE = 0.5
 _probe_counter = itertools.count()
 
 
-def is_live_file(folder: Path, path: str | os.PathLike[str]) -> bool:
-    """A .py file that is not hidden, not in a hidden folder or __pycache__, not an editor temp."""
+LIVE_SUFFIXES = (".py",)
+
+
+def is_live_file(folder: Path, path: str | os.PathLike[str], suffixes: tuple[str, ...] = LIVE_SUFFIXES) -> bool:
+    """A file with one of `suffixes` that is not hidden, not in a hidden folder or __pycache__, not an
+    editor temp."""
     try:
         parts = Path(path).relative_to(folder).parts
     except ValueError:
         return False
-    return bool(parts) and parts[-1].endswith(".py") and not any(_is_ignored_name(part) for part in parts)
+    return bool(parts) and parts[-1].endswith(suffixes) and not any(_is_ignored_name(part) for part in parts)
 
 
 def _is_ignored_name(name: str) -> bool:
@@ -82,10 +86,11 @@ Sink = Callable[[str, float], None]
 class LiveFolderHandler(FileSystemEventHandler):
     """Turns watchdog events into (path, delay) for the coalescer; ignores everything else."""
 
-    def __init__(self, folder: Path, sink: Sink, *, close_events: bool) -> None:
+    def __init__(self, folder: Path, sink: Sink, *, close_events: bool, suffixes: tuple[str, ...]) -> None:
         self.folder = folder
         self.sink = sink
         self.close_events = close_events
+        self.suffixes = suffixes
         self.probe_seen: dict[str, threading.Event] = {}
 
     def dispatch(self, event: FileSystemEvent) -> None:
@@ -120,7 +125,7 @@ class LiveFolderHandler(FileSystemEventHandler):
         else:
             return
         for path in paths:
-            if is_live_file(self.folder, path) and not in_symlinked_folder(self.folder, path):
+            if is_live_file(self.folder, path, self.suffixes) and not in_symlinked_folder(self.folder, path):
                 self.sink(path, delay)
 
 
@@ -156,8 +161,8 @@ def _start(observer: BaseObserver, folder: Path, handler: LiveFolderHandler) -> 
     return observer
 
 
-def _polling(folder: Path, sink: Sink, reason: str, *, fallback: bool = False) -> WatchMode:
-    handler = LiveFolderHandler(folder, sink, close_events=False)
+def _polling(folder: Path, sink: Sink, reason: str, suffixes: tuple[str, ...], *, fallback: bool = False) -> WatchMode:
+    handler = LiveFolderHandler(folder, sink, close_events=False, suffixes=suffixes)
     # lstat: a symlinked folder is not descended into (a link loop would be walked ~40 levels deep),
     # and a symlinked file changes when the link does: what native events report too.
     observer = PollingObserverVFS(os.lstat, os.scandir, polling_interval=POLL_INTERVAL)  # type: ignore[arg-type]
@@ -183,7 +188,7 @@ def _probe(folder: Path, handler: LiveFolderHandler) -> bool | None:
             pass
 
 
-def start_observer(folder: Path, sink: Sink, *, force_polling: str = "",
+def start_observer(folder: Path, sink: Sink, *, force_polling: str = "", suffixes: tuple[str, ...] = LIVE_SUFFIXES,
                    native: Callable[[], BaseObserver] = Observer) -> WatchMode:
     """Start watching `folder` recursively; `force_polling` is the reason, when polling is forced.
 
@@ -191,12 +196,12 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "",
     whose start fails the way an exhausted inotify does.) Raises OSError when `folder` is gone.
     """
     if force_polling:
-        return _polling(folder, sink, force_polling)
+        return _polling(folder, sink, force_polling, suffixes)
     observer = native()
     backend = type(observer).__name__
     # Only inotify reports close-after-write; its class is named, not imported (it cannot load elsewhere).
     close_events = any(klass.__name__ == "InotifyObserver" for klass in type(observer).__mro__)
-    handler = LiveFolderHandler(folder, sink, close_events=close_events)
+    handler = LiveFolderHandler(folder, sink, close_events=close_events, suffixes=suffixes)
     try:
         _start(observer, folder, handler)
     except OSError as error:
@@ -204,7 +209,7 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "",
             raise
         hint = LIMIT_HINTS.get(error.errno or 0, "")
         reason = f"the native watcher ({backend}) could not start: {error}" + (f"; {hint}" if hint else "")
-        return _polling(folder, sink, reason, fallback=True)
+        return _polling(folder, sink, reason, suffixes, fallback=True)
     arrived = _probe(folder, handler)
     if arrived is False:
         observer.stop()
@@ -212,7 +217,7 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "",
             folder, sink,
             f"no event from the native watcher ({backend}) within {PROBE_TIMEOUT:g} s: the file system "
             "does not deliver them (WSL /mnt drive, Docker bind mount or network share?)",
-            fallback=True,
+            suffixes, fallback=True,
         )
     reason = "file events arrive" if arrived else "folder not writable, probe skipped"
     return WatchMode(observer, "native", backend, reason)

@@ -2,6 +2,9 @@
 page served by a real gradio server on 127.0.0.1."""
 from __future__ import annotations
 
+import logging
+import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +17,9 @@ from hotreload_lib.events import EventLog, ReloadEvent
 from hotreload_lib.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
 from hotreload_lib.server import Feed
+from tests.standin.host import STANDIN_ROOT, StandinWebui, install_extension
+
+OTHER_EXTENSION_SCRIPT = "def greet():\n    return 'original'\n"
 
 
 class EventWatcher:
@@ -107,3 +113,45 @@ def serve_page() -> Iterator[Callable[..., DemoPage]]:
 
 def feed_of(reloader: Reloader) -> Feed:
     return Feed(reloader.events, reloader.registry, lambda: reloader)
+
+
+# -- the stand-in webui (tests/standin/host.py, after ../shared/HOST_CONTRACT.md) ---------------------
+def _isolated(name: str) -> bool:
+    return name.split(".")[0] in {"modules", "hotreload_lib", "hotreload_live", "launch"}
+
+
+@pytest.fixture
+def webui(tmp_path: Path) -> Iterator[StandinWebui]:
+    """A fresh webui root with our extension copied under another folder name, and a clean
+    sys.modules for the webui's and our packages (restored afterwards)."""
+    root = tmp_path / "webui"
+    shutil.copytree(STANDIN_ROOT, root)
+    ours = install_extension(root)
+    other = root / "extensions" / "other"
+    write(other / "scripts" / "other_ext.py", OTHER_EXTENSION_SCRIPT)
+    saved = {name: module for name, module in sys.modules.items() if _isolated(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    host = StandinWebui(root, [ours, other])
+    host.ours = ours  # type: ignore[attr-defined]
+    try:
+        yield host
+    finally:
+        reloader_module = sys.modules.get("hotreload_lib.reloader")
+        if reloader_module is not None:
+            reloader_module.shutdown()
+        for name in [name for name in sys.modules if _isolated(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.path.remove(str(root))
+        # The console setup of one webui must not outlive it (its handler holds that test's stderr).
+        ours = logging.getLogger("hot_reload")
+        ours.handlers.clear()
+        ours.propagate = True
+        ours.setLevel(logging.NOTSET)
+
+
+def webui_events() -> EventWatcher:
+    """The events of the reloader the stand-in webui started."""
+    return EventWatcher(sys.modules["hotreload_lib.reloader"].get_events())

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import ast
 import logging
-import shutil
 import sys
 import textwrap
 import threading
 import time
 from argparse import Namespace
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from watchdog.observers.api import BaseObserver
 
-from tests.conftest import EventWatcher, write
-from tests.standin.host import STANDIN_ROOT, StandinWebui, built_in_parser, install_extension
+from tests.conftest import EventWatcher, webui_events, write
+from tests.standin.host import STANDIN_ROOT, StandinWebui, built_in_parser
 
-OTHER_EXTENSION_SCRIPT = "def greet():\n    return 'original'\n"
 PATCH_OTHER_EXTENSION = textwrap.dedent("""
     from modules import script_loading
     from hotreload_lib import replace
@@ -29,46 +26,6 @@ PATCH_OTHER_EXTENSION = textwrap.dedent("""
         if path.endswith("other_ext.py"):
             replace(module, "greet", lambda: "patched")
 """)
-
-
-def _isolated(name: str) -> bool:
-    return name.split(".")[0] in {"modules", "hotreload_lib", "hotreload_live", "launch"}
-
-
-@pytest.fixture
-def webui(tmp_path: Path) -> Iterator[StandinWebui]:
-    """A fresh webui root with our extension copied under another folder name, and a clean
-    sys.modules for the webui's and our packages (restored afterwards)."""
-    root = tmp_path / "webui"
-    shutil.copytree(STANDIN_ROOT, root)
-    ours = install_extension(root)
-    other = root / "extensions" / "other"
-    write(other / "scripts" / "other_ext.py", OTHER_EXTENSION_SCRIPT)
-    saved = {name: module for name, module in sys.modules.items() if _isolated(name)}
-    for name in saved:
-        del sys.modules[name]
-    sys.path.insert(0, str(root))
-    host = StandinWebui(root, [ours, other])
-    host.ours = ours  # type: ignore[attr-defined]
-    try:
-        yield host
-    finally:
-        reloader_module = sys.modules.get("hotreload_lib.reloader")
-        if reloader_module is not None:
-            reloader_module.shutdown()
-        for name in [name for name in sys.modules if _isolated(name)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        sys.path.remove(str(root))
-        # The console setup of one webui must not outlive it (its handler holds that test's stderr).
-        ours = logging.getLogger("hot_reload")
-        ours.handlers.clear()
-        ours.propagate = True
-        ours.setLevel(logging.NOTSET)
-
-
-def events() -> EventWatcher:
-    return EventWatcher(sys.modules["hotreload_lib.reloader"].get_events())
 
 
 def live_threads() -> tuple[int, int]:
@@ -86,6 +43,17 @@ def test_preload_adds_the_flag_and_parsing_stays_strict(webui: StandinWebui, tmp
     assert webui.preload(["--hot-reload-dir", str(tmp_path)]).hot_reload_dir == str(tmp_path)
     with pytest.raises(SystemExit):
         webui.preload(["--hot-reload-dri", str(tmp_path)])
+
+
+def test_the_track_flag_is_repeatable_and_parsing_twice_adds_nothing(webui: StandinWebui, tmp_path: Path) -> None:
+    argv = ["--hot-reload-track", str(tmp_path / "a"), "--hot-reload-track", str(tmp_path / "b")]
+    parser = built_in_parser()
+    from modules import script_loading
+
+    script_loading.preload_extensions([str(webui.ours)], parser)  # type: ignore[attr-defined]
+    parser.parse_known_args(argv)  # the launcher's lenient parse comes first
+    assert parser.parse_args(argv).hot_reload_track == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert parser.parse_args([]).hot_reload_track == []
 
 
 def test_preload_called_twice_does_not_add_the_flag_twice(webui: StandinWebui) -> None:
@@ -140,7 +108,7 @@ def test_app_started_watches_the_flag_folder_with_the_extension_root_off_sys_pat
     package = sys.modules["hotreload_lib"]
     assert Path(package.__file__).parent == webui.ours / "hotreload_lib"  # type: ignore[attr-defined]
     assert str(webui.ours) not in sys.path  # type: ignore[attr-defined]
-    watcher = events()
+    watcher = webui_events()
     write(live / "uses_the_webui.py", "from modules import shared\nfrom hotreload_lib import replace\n")
     assert watcher.file("uses_the_webui.py").outcome == "ok"
     assert live_threads() == (1, 1)
@@ -153,7 +121,7 @@ def test_reload_ui_keeps_one_observer_and_runs_every_file_again(webui: StandinWe
     write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
     webui.preload(["--hot-reload-dir", str(live)])
     first_app = webui.start()
-    watcher = events()
+    watcher = webui_events()
     watcher.file("patch_other.py", "ok")
     for round_number in range(3):
         app = webui.reload_ui()
@@ -175,7 +143,7 @@ def test_disabled_means_no_thread_and_toggling_starts_and_stops(webui: StandinWe
     webui.start()
     assert live_threads() == (0, 0)
     shared.opts.set("hot_reload_enabled", True)
-    watcher = events()
+    watcher = webui_events()
     watcher.file("patch_other.py", "ok")
     assert live_threads() == (1, 1)
     shared.opts.set("hot_reload_enabled", False)
@@ -208,7 +176,7 @@ def test_without_the_flag_a_folder_in_the_data_folder_is_made_and_nothing_is_pat
     reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
     folder = (webui.webui_root / "hot-reload").resolve()
     assert reloader.folder == folder and shared.cmd_opts.hot_reload_dir is None
-    example = events().file("example.py", "ok")
+    example = webui_events().file("example.py", "ok")
     assert example.replaced == () and "nothing replaced" in example.message  # a fresh install changes nothing
     assert "replace(processing" in (folder / "example.py").read_text()
     # What the user writes there is theirs: a second start keeps it.
@@ -225,7 +193,7 @@ def test_the_live_folder_setting_switches_the_folder_at_once(webui: StandinWebui
     other = tmp_path / "other"
     write(other / "there.py", "x = 1\n")
     shared.opts.set("hot_reload_folder", str(other))
-    assert events().file("there.py").outcome == "ok"
+    assert webui_events().file("there.py").outcome == "ok"
     assert sys.modules["hotreload_lib.reloader"].get_reloader().folder == other.resolve()
 
 
@@ -256,7 +224,7 @@ def test_the_polling_setting_switches_the_watcher_at_once(webui: StandinWebui, t
     write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
     webui.preload(["--hot-reload-dir", str(live)])
     webui.start()
-    watcher = events()
+    watcher = webui_events()
     watcher.file("patch_other.py", "ok")
     shared.opts.set("hot_reload_polling", True)
     reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
@@ -282,7 +250,7 @@ def test_console_lines_show_when_the_webui_configured_no_logging(
         webui.preload(["--hot-reload-dir", str(live)])
         webui.start()
         write(live / "hello.py", "x = 1\n")
-        events().file("hello.py", "ok")
+        webui_events().file("hello.py", "ok")
         assert "[Hot Reload] hello.py: reloaded in" in capfd.readouterr().err
     finally:
         root.handlers[:], level = saved
@@ -304,7 +272,7 @@ def test_with_a_log_level_chosen_the_console_lines_follow_it(
         webui.preload(["--hot-reload-dir", str(live), "--loglevel", "WARNING"])
         webui.start()
         write(live / "hello.py", "x = 1\n")
-        events().file("hello.py", "ok")
+        webui_events().file("hello.py", "ok")
         assert "reloaded in" not in capfd.readouterr().err
         assert not logging.getLogger("hot_reload").handlers
     finally:
@@ -368,7 +336,7 @@ def test_each_new_app_gets_the_page_routes_exactly_once(webui: StandinWebui, tmp
     write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
     webui.preload(["--hot-reload-dir", str(live)])
     apps = [webui.start()]
-    watcher = events()
+    watcher = webui_events()
     watcher.file("patch_other.py", "ok")
     for _ in range(2):
         apps.append(webui.reload_ui())  # the reloader runs already: its files run again
@@ -460,7 +428,7 @@ def started_with_live_folder(webui: StandinWebui, tmp_path: Path) -> tuple[Path,
     live.mkdir()
     webui.preload(["--hot-reload-dir", str(live)])
     webui.start()
-    watcher = events()
+    watcher = webui_events()
     deadline = time.monotonic() + 10
     while sys.modules["hotreload_lib.reloader"].get_reloader().mode == "starting" and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -585,7 +553,7 @@ def test_api_only_mode_watches_and_serves_the_routes(webui: StandinWebui, tmp_pa
         write(live / "patch_other.py", PATCH_OTHER_EXTENSION)
         webui.preload(["--hot-reload-dir", str(live), "--nowebui"])
         app = webui.start_api_only()
-        events().file("patch_other.py", "ok")
+        webui_events().file("patch_other.py", "ok")
         assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
         assert TestClient(app).get("/hot-reload/status").json()["mode"] in ("native", "polling")
         assert "[Hot Reload] patch_other.py: reloaded in" in capfd.readouterr().err

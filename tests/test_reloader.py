@@ -360,3 +360,30 @@ def test_events_say_what_a_files_own_restore_calls_undid(live_dir: Path, make_re
     assert GREET_ALIAS("x") == "hello x"
     (live_dir / "a.py").unlink()
     assert watcher.file("a.py", "removed").message == "removed: it had replaced nothing"
+
+
+def test_cli_tracks_a_source_tree_and_updates_what_live_files_imported(live_dir: Path, tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    source = tmp_path / "src"
+    write(source / "cli_tracked_pkg" / "__init__.py", "")
+    write(source / "cli_tracked_pkg" / "words.py", "def word():\n    return 'one'\n")
+    # Written a while ago, as an extension's files are: one written within the mtime slack of the
+    # tracking start might have changed after it was imported, and is refused.
+    old = time.time() - 60
+    os.utime(source / "cli_tracked_pkg" / "words.py", (old, old))
+    write(live_dir / "uses.py", f"import sys\nsys.path.insert(0, {str(source)!r})\nimport cli_tracked_pkg.words\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotreload_lib", "watch", str(live_dir), "--track", str(source)], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["outcome"] == "ok"  # uses.py ran and imported the package
+        time.sleep(0.05)
+        write(source / "cli_tracked_pkg" / "words.py", "def word():\n    return 'two'\n")
+        event = json.loads(process.stdout.readline())
+        assert (event["file"], event["outcome"], event["modules"]) == (
+            "src/cli_tracked_pkg/words.py", "updated", ["cli_tracked_pkg.words"])
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -4,7 +4,8 @@
 - preload.py is executed from file and given the main parser, which is then parsed STRICTLY;
 - install.py runs in a separate process with PYTHONPATH = webui root (so `import launch` works);
 - every scripts/*.py is executed from file as a new module object, with the extension root first on
-  sys.path only while it executes;
+  sys.path only while it executes; its Script classes are kept in scripts_data and a ScriptRunner
+  holds an instance of each (modules/scripts.py);
 - app-started fires with a NEW FastAPI app each time; with --nowebui (start_api_only) no UI
   callbacks fire and app-started gets demo None;
 - "Reload UI" fires before_reload and script_unloaded, clears ALL callbacks, re-executes the scripts
@@ -51,10 +52,13 @@ class StandinWebui:
     """One webui process: call preload(), then start(), then reload_ui() as often as wanted."""
 
     def __init__(self, webui_root: Path, extension_dirs: list[Path]) -> None:
+        from modules import extensions
+
         self.webui_root = webui_root
         self.extension_dirs = extension_dirs
         self.app: FastAPI | None = None
         self.apps_created = 0
+        extensions.extensions[:] = [extensions.Extension(d.name, str(d)) for d in extension_dirs]
 
     # -- process start --------------------------------------------------------------------------
     def preload(self, argv: list[str]) -> argparse.Namespace:
@@ -71,17 +75,10 @@ class StandinWebui:
                               cwd=self.webui_root, capture_output=True, text=True, timeout=120)
 
     def load_scripts(self) -> list[Any]:
-        from modules import script_loading
+        from modules import scripts
 
-        modules = []
-        for extension_dir in self.extension_dirs:
-            for path in sorted((extension_dir / "scripts").glob("*.py")):
-                saved_path = list(sys.path)
-                sys.path.insert(0, str(extension_dir))
-                try:
-                    modules.append(script_loading.load_module(str(path)))
-                finally:
-                    sys.path[:] = saved_path
+        modules = scripts.load_scripts(self.extension_dirs)
+        scripts.scripts_txt2img.initialize_scripts()
         return modules
 
     def start(self, demo: Any = None) -> FastAPI:

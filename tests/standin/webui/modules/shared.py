@@ -48,6 +48,7 @@ class State:
     def __init__(self):
         self.job = ""
         self.job_count = 0
+        self.server_command = None  # "restart": the main loop rebuilds the UI (Reload UI)
 
     def begin(self, job="(unknown)"):
         self.job = job
@@ -56,6 +57,9 @@ class State:
     def end(self):
         self.job = ""
         self.job_count = 0
+
+    def request_restart(self):
+        self.server_command = "restart"
 
 
 cmd_opts = None

@@ -1,0 +1,223 @@
+"""A tracked source tree: an extension you develop. Its files never run as live files; an edit of a
+file that an already-loaded module came from updates that module in place (tracked.py finds the
+modules and remembers what they run, modupdate.py applies the difference); a stylesheet or a script
+of its javascript/ folder is a page asset, which the open pages take up (CSS) or offer to reload (JS).
+
+A file no loaded module came from (preload.py, install.py, a module not imported yet) runs nothing:
+said once, at debug level, since editing one is normal work.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .events import EventLog, Reporter
+from .hooks import HostHooks
+from .modupdate import UpdateResult
+from .runner import SourceTooLarge, error_info
+from .supervise import WatchSupervisor
+from .timings import Timings
+from .tracked import SourceStore, module_file, modules_from_file, read_text
+
+TRACKED_SUFFIXES = (".py", ".css", ".js", ".mjs")  # its modules, and the page assets the webui serves from it
+
+log = logging.getLogger("hot_reload")
+STYLESHEET_SUFFIXES = (".css",)
+SCRIPT_SUFFIXES = (".js", ".mjs")
+
+
+class TrackedTree:
+    """The WatchedRoot of a tracked tree."""
+
+    def __init__(self, folder: Path, store: SourceStore, reporter: Reporter, host: HostHooks) -> None:
+        self.folder = folder
+        self.store = store
+        self.reporter = reporter
+        self.host = host
+        self.updated: dict[str, int] = {}  # module name -> updates applied, for the status view
+        self._said_not_loaded: set[str] = set()
+
+    # -- WatchedRoot ------------------------------------------------------------------------
+    def sync(self, *, again: bool) -> None:
+        """Remember what the tree's loaded modules run now (at start, and after Reload UI made new
+        script modules). After missed events (`again` False), also apply what changed meanwhile."""
+        self.store.snapshot_loaded(self.folder, self._script_modules())
+        if again:
+            return
+        for module in self._tracked_modules():
+            path = module_file(module)
+            try:
+                if path is not None and read_text(path) != self.store.source_of(module):
+                    self.handle(Path(path))
+            except (OSError, ValueError, SyntaxError):
+                continue  # gone or unreadable: its next save says so
+
+    def handle(self, path: Path) -> None:
+        if path.suffix in STYLESHEET_SUFFIXES:
+            self._asset_changed(path, "css")
+        elif path.suffix in SCRIPT_SUFFIXES:
+            self._asset_changed(path, "js")
+        elif path.suffix == ".py":
+            self._source_changed(path)
+
+    def release(self, *, stopping: bool) -> None:
+        """Updates are not undone: they are the code on disk. What the tree ran stays known."""
+
+    # -- the status view ------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), "label": self.reporter.prefix,
+                "updated": dict(sorted(self.updated.items()))}
+
+    # -- sources ----------------------------------------------------------------------------
+    def _script_modules(self) -> list[types.ModuleType]:
+        return list(self.host.script_modules())
+
+    def _tracked_modules(self) -> list[types.ModuleType]:
+        prefix = str(self.folder) + os.sep
+        loaded = [*list(sys.modules.values()), *self._script_modules()]
+        return [module for module in loaded if isinstance(module, types.ModuleType)
+                and (module_file(module) or "").startswith(prefix) and self.store.knows(module)]
+
+    def _source_changed(self, path: Path) -> None:
+        extra = self._script_modules()
+        self.store.snapshot_loaded(self.folder, extra)  # modules imported since the last look
+        modules = modules_from_file(path, extra)
+        if not modules:
+            if str(path) not in self._said_not_loaded:
+                self._said_not_loaded.add(str(path))
+                log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
+            return
+        try:
+            text = read_text(path)
+        except (OSError, SourceTooLarge) as error:
+            self.reporter.publish(path, "error", f"cannot read it: {error} (the module is as it was)",
+                                  error=error_info(error, str(path)))
+            return
+        except (ValueError, SyntaxError) as error:  # undecodable: the engine would only say the same
+            self.reporter.publish(path, "error", f"{type(error).__name__}: {error} (the module is as it was)",
+                                  error=error_info(error, str(path)))
+            return
+        for module in modules:
+            self._report(path, self.store.update(module, text))
+
+    def _report(self, path: Path, result: UpdateResult) -> None:
+        changed = tuple({"name": change.name, "kind": change.kind, "action": change.action}
+                        for change in result.changed)
+        if result.ok:
+            self.updated[result.module] = self.updated.get(result.module, 0) + 1
+            builders = self.host.page_builders(result.updated_functions)
+            notes = list(result.notes)
+            if builders:
+                notes.insert(0, f"{', '.join(builders)} built the page: Reload UI to see what they make now")
+            what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
+            self.reporter.publish(path, "updated", f"updated {result.module} in {result.duration_ms:.1f} ms: {what}",
+                                  duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
+                                  notes=tuple(notes), needs="reload_ui" if builders else "")
+        elif result.status == "refused":
+            self.reporter.publish(path, "error", f"cannot update {result.module} in place: {result.reason}; "
+                                  "it is as it was (Reload UI, or restart, to apply)", duration_ms=result.duration_ms,
+                                  modules=(result.module,), notes=tuple(result.notes), needs="reload_ui")
+        else:
+            assert result.error is not None
+            self.reporter.publish(path, "error", f"{result.error.summary} ({result.module} is as it was)",
+                                  duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes),
+                                  error=result.error)
+
+    # -- page assets ------------------------------------------------------------------------
+    def _asset_changed(self, path: Path, kind: str) -> None:
+        if not path.is_file():
+            return  # a stylesheet or script deleted: the pages keep what they loaded
+        self.host.refresh_assets()  # so that every later page load links the new version
+        if kind == "css":
+            self.reporter.publish(path, "updated", "stylesheet changed: the open pages use the new one",
+                                  asset="css", url=self.host.asset_url(str(path)))
+        else:
+            self.reporter.publish(path, "updated", "JavaScript changed: reload the page to run it", asset="js",
+                                  needs="reload_page")
+
+
+class Tracking:
+    """The tracked trees of one reloader, each watched by a supervisor of its own (a tree that goes
+    away leaves the others and the live folder watched). Changed only on the worker's thread:
+    `want()` (any thread) asks, the worker `apply()`s at its next turn."""
+
+    def __init__(self, events: EventLog, host: HostHooks, timings: Timings, sink: Callable[[str, float], None], *,
+                 force_polling: str = "", native_observer: Callable[[], Any] | None = None) -> None:
+        self.events = events
+        self.host = host
+        self.timings = timings
+        self.sink = sink
+        self.force_polling = force_polling
+        self.native_observer = native_observer
+        self.store = SourceStore()
+        self.trees: dict[Path, tuple[TrackedTree, WatchSupervisor]] = {}
+        self._wanted: list[Path] | None = None
+        self._lock = threading.Lock()
+
+    def want(self, folders: list[Path]) -> None:
+        with self._lock:
+            self._wanted = list(dict.fromkeys(folders))
+
+    @property
+    def asked(self) -> bool:
+        return self._wanted is not None
+
+    def apply(self) -> bool:
+        """Start and stop trees as last asked; True when the set changed."""
+        with self._lock:
+            wanted, self._wanted = self._wanted, None
+        if wanted is None:
+            return False
+        for folder in [folder for folder in self.trees if folder not in wanted]:
+            _tree, supervisor = self.trees.pop(folder)
+            supervisor.stop()
+            log.info("[Hot Reload] no longer tracking %s", folder)
+        for folder in [folder for folder in wanted if folder not in self.trees]:
+            reporter = Reporter(self.events, folder, prefix=folder.name)
+            tree = TrackedTree(folder, self.store, reporter, self.host)
+            supervisor = WatchSupervisor(
+                folder, self.sink, reporter, self.timings, force_polling=self.force_polling,
+                native_observer=self.native_observer, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
+                when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False))
+            self.trees[folder] = (tree, supervisor)
+            supervisor.check(first=True)
+            tree.sync(again=True)
+            supervisor.announce()
+        return True
+
+    def roots(self) -> list[TrackedTree]:
+        """Innermost first: a tree inside another one owns its own files."""
+        return [tree for folder, (tree, _) in sorted(self.trees.items(), key=lambda item: -len(item[0].parts))]
+
+    def folders(self) -> list[Path]:
+        return list(self.trees)
+
+    def check(self) -> None:
+        for _tree, supervisor in list(self.trees.values()):
+            supervisor.check()
+
+    def remember_new_modules(self) -> None:
+        """Snapshot the trees' modules imported since the last look (by a live file that just ran,
+        by the webui on first use): an edit is compared with what the module runs, so that must be
+        read before the file is edited."""
+        for tree, _supervisor in list(self.trees.values()):
+            tree.sync(again=True)
+
+    def stop(self) -> None:
+        """Stop watching (the reloader winds down); `want()` again to track after a restart."""
+        with self._lock:
+            if self._wanted is None:
+                self._wanted = list(self.trees)
+        for _tree, supervisor in self.trees.values():
+            supervisor.stop()
+        self.trees.clear()
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{**tree.status(), "mode": supervisor.mode, "mode_reason": supervisor.mode_reason}
+                for tree, supervisor in self.trees.values()]

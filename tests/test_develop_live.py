@@ -1,0 +1,227 @@
+"""Developing an extension live (issue "develop your own extension live"): a tracked extension in the
+stand-in host, loaded the host's way (scripts executed from file and kept outside sys.modules, Script
+instances held by a ScriptRunner, callbacks recorded with their file), edited on disk while a real
+reloader and watchdog observer watch it."""
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EventWatcher, webui_events, write
+from tests.standin.host import StandinWebui
+
+SCRIPT = textwrap.dedent("""
+    from modules import script_callbacks, scripts
+    from my_ext_lib.greeting import greet
+
+    registered = []
+
+
+    class MyScript(scripts.Script):
+        def title(self):
+            return "My script"
+
+        def run(self, p, *args):
+            return "run v1, " + greet("p")
+
+        def ui(self, is_img2img):
+            return ["ui v1"]
+
+
+    def on_saved(params):
+        return "saved v1"
+
+
+    script_callbacks.on_image_saved(on_saved)
+    registered.append(on_saved)
+""")
+GREETING = 'def greet(name):\n    return "hello " + name\n'
+
+
+@pytest.fixture
+def my_ext(webui: StandinWebui) -> Iterator[Path]:
+    folder = webui.webui_root / "extensions" / "my-ext"
+    write(folder / "scripts" / "my_ext.py", SCRIPT)
+    write(folder / "my_ext_lib" / "__init__.py", "")
+    write(folder / "my_ext_lib" / "greeting.py", GREETING)
+    write(folder / "style.css", "#my-ext { color: red; }\n")
+    write(folder / "javascript" / "my_ext.js", "var myExt = 1;\n")
+    write(folder / "preload.py", "def preload(parser):\n    pass\n")
+    webui.extension_dirs.append(folder)
+    from modules import extensions
+
+    extensions.extensions.append(extensions.Extension("my-ext", str(folder)))
+    yield folder
+    for name in [name for name in sys.modules if name.split(".")[0] == "my_ext_lib"]:
+        del sys.modules[name]
+
+
+def start(webui: StandinWebui, tmp_path: Path, *argv: str) -> tuple[Path, EventWatcher]:
+    live = tmp_path / "live"
+    live.mkdir(exist_ok=True)
+    webui.preload(["--hot-reload-dir", str(live), *argv])
+    webui.start()
+    return live, webui_events()
+
+
+def the_script() -> Any:
+    from modules import scripts
+
+    [instance] = [s for s in scripts.scripts_txt2img.scripts if s.title() == "My script"]
+    return instance
+
+
+def saved_callbacks() -> list[str]:
+    from modules import script_callbacks
+
+    return [entry.callback(None) for entry in script_callbacks.ordered_callbacks("image_saved")]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    time.sleep(0.01)  # a new mtime, even on coarse clocks
+    write(path, text.replace(old, new))
+
+
+def test_editing_a_tracked_extension_updates_its_loaded_code_in_place(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    script = the_script()  # made by the host before any edit: it must follow them
+    module = sys.modules["my_ext_lib.greeting"]
+    assert script.run(None) == "run v1, hello p"
+
+    edit(my_ext / "my_ext_lib" / "greeting.py", '"hello "', '"bonjour "')
+    updated = watcher.file("my-ext/my_ext_lib/greeting.py")
+    assert updated.outcome == "updated" and updated.modules == ("my_ext_lib.greeting",)
+    assert {"name": "my_ext_lib.greeting.greet", "kind": "function", "action": "updated"} in updated.changed
+    assert script.run(None) == "run v1, bonjour p"  # the script's `from ... import greet` copy too
+    assert sys.modules["my_ext_lib.greeting"] is module
+
+    edit(my_ext / "scripts" / "my_ext.py", '"run v1, "', '"run v2, "')
+    assert watcher.file("my-ext/scripts/my_ext.py").outcome == "updated"
+    assert script.run(None) == "run v2, bonjour p" and the_script() is script
+
+    edit(my_ext / "scripts" / "my_ext.py", '"saved v1"', '"saved v2"')
+    assert watcher.file("my-ext/scripts/my_ext.py").outcome == "updated"
+    assert saved_callbacks() == ["saved v2"], "an edited callback runs its new body and is registered once"
+
+    edit(my_ext / "scripts" / "my_ext.py", '["ui v1"]', '["ui v2"]')
+    ui_changed = watcher.file("my-ext/scripts/my_ext.py")
+    assert ui_changed.outcome == "updated" and ui_changed.needs == "reload_ui"
+    assert any("MyScript.ui built the page" in note for note in ui_changed.notes)
+
+
+def test_what_cannot_change_in_place_is_refused_and_reload_ui_waits_for_the_generation(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    from modules import shared
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    script = the_script()
+    edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script):", "class MyScript(scripts.Script, dict):")
+    refused = watcher.file("my-ext/scripts/my_ext.py")
+    assert refused.outcome == "error" and refused.needs == "reload_ui" and "cannot update" in refused.message
+    assert type(script).__bases__ == (sys.modules["modules.scripts"].Script,)  # as it was
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    shared.state.begin("txt2img")
+    try:
+        reloader.reload_ui()
+        time.sleep(0.3)
+        assert shared.state.server_command is None, "Reload UI must not interrupt a generation"
+    finally:
+        shared.state.end()
+    watcher.next(lambda e: e.outcome == "info" and e.message.startswith("Reload UI"))
+    assert shared.state.server_command == "restart"
+
+
+def test_a_tracked_tree_never_runs_as_live_files(webui: StandinWebui, tmp_path: Path) -> None:
+    live = tmp_path / "live"
+    inside = live / "my-other-ext"
+    write(inside / "never.py", "raise SystemExit('ran as a live file')\n")
+    write(live / "plain.py", "x = 1\n")
+    webui.preload(["--hot-reload-dir", str(live), "--hot-reload-track", str(inside)])
+    webui.start()
+    watcher = webui_events()
+    watcher.file("plain.py", "ok")
+    write(inside / "never.py", "raise SystemExit('ran as a live file, after a save')\n")
+    write(inside / "preload.py", "def preload(parser):\n    pass\n")
+    assert [e for e in watcher.quiet(0.5) if e.file.endswith(("never.py", "preload.py"))] == []
+
+
+def test_a_live_folder_that_is_an_extension_says_to_track_it(webui: StandinWebui, tmp_path: Path) -> None:
+    live = tmp_path / "live"
+    write(live / "scripts" / "thing.py", "x = 1\n")
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    watcher = webui_events()
+    notice = watcher.next(lambda e: "looks like an extension" in e.message)
+    assert "--hot-reload-track" in notice.message and notice.file == "."
+    webui.reload_ui()
+    assert [e for e in watcher.quiet(0.5) if "looks like an extension" in e.message] == []
+
+
+def test_the_setting_tracks_an_installed_extension_at_once(webui: StandinWebui, my_ext: Path,
+                                                           tmp_path: Path) -> None:
+    from modules import shared
+
+    _live, watcher = start(webui, tmp_path)
+    edit(my_ext / "my_ext_lib" / "greeting.py", '"hello "', '"hi "')
+    assert [e for e in watcher.quiet(0.5) if e.file.startswith("my-ext")] == []  # not tracked yet
+    shared.opts.set("hot_reload_tracked_extensions", ["my-ext"])
+    state = sys.modules["hotreload_lib.reloader"].get_reloader()
+    deadline = time.monotonic() + 10
+    while not state.status()["tracked"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [tree["folder"] for tree in state.status()["tracked"]] == [str(my_ext.resolve())]
+    edit(my_ext / "my_ext_lib" / "greeting.py", '"hi "', '"hey "')
+    assert watcher.file("my-ext/my_ext_lib/greeting.py").outcome == "updated"
+    assert sys.modules["my_ext_lib.greeting"].greet("x") == "hey x"
+
+
+def test_stylesheets_and_scripts_are_page_assets(webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    from modules import ui_gradio_extensions
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    before = ui_gradio_extensions.reloads
+    edit(my_ext / "style.css", "red", "blue")
+    css = watcher.file("my-ext/style.css")
+    assert (css.outcome, css.asset) == ("updated", "css")
+    assert css.url.startswith(f"file={my_ext.resolve() / 'style.css'}?")
+    edit(my_ext / "javascript" / "my_ext.js", "1", "2")
+    js = watcher.file("my-ext/javascript/my_ext.js")
+    assert (js.outcome, js.asset, js.needs) == ("updated", "js", "reload_page")
+    assert ui_gradio_extensions.reloads == before + 2  # later page loads get the new tags
+
+
+def test_an_edit_during_a_generation_is_applied_after_it(webui: StandinWebui, my_ext: Path,
+                                                        tmp_path: Path) -> None:
+    from modules import shared
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    shared.state.begin("txt2img")
+    try:
+        edit(my_ext / "my_ext_lib" / "greeting.py", '"hello "', '"later "')
+        assert watcher.file("my-ext/my_ext_lib/greeting.py").outcome == "deferred"
+        assert sys.modules["my_ext_lib.greeting"].greet("x") == "hello x"
+    finally:
+        shared.state.end()
+    assert watcher.file("my-ext/my_ext_lib/greeting.py").outcome == "updated"
+    assert sys.modules["my_ext_lib.greeting"].greet("x") == "later x"
+
+
+def test_the_tab_lists_the_tracked_trees_and_the_modules_updated(webui: StandinWebui, my_ext: Path,
+                                                                 tmp_path: Path) -> None:
+    from hotreload_lib.server import status
+    from hotreload_lib.ui import summary_html
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    edit(my_ext / "my_ext_lib" / "greeting.py", '"hello "', '"hallo "')
+    watcher.file("my-ext/my_ext_lib/greeting.py", "updated")
+    summary = summary_html(status(sys.modules["hotreload_lib.host"].feed()))
+    assert "<b>Developed live:</b> <code>my-ext</code>" in summary and "my_ext_lib.greeting ×1" in summary
