@@ -19,6 +19,7 @@ import ast
 import contextlib
 import functools
 import inspect
+import logging
 import threading
 import types
 import warnings
@@ -29,21 +30,34 @@ from typing import Any
 DISPATCH_PLACEHOLDER = "__hot_reload_dispatch__"
 _NO_SIGNATURE = object()
 
+# Each body tells the dispatcher of an exception that leaves the replacement (the user hears of it:
+# the webui's own message is often a bare "Error") and re-raises it unchanged.
+_REPORTED = (
+    "    except Exception as error:\n"
+    f"        {DISPATCH_PLACEHOLDER!r}.failed(error)\n"
+    "        raise\n"
+)
 _TEMPLATE_BODIES = {
     "function": (
         "def trampoline(*args, **kwargs):\n"
         "{touch}"
-        f"    return {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs)\n"
+        "    try:\n"
+        f"        return {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs)\n"
+        + _REPORTED
     ),
     "coroutine": (
         "async def trampoline(*args, **kwargs):\n"
         "{touch}"
-        f"    return await {DISPATCH_PLACEHOLDER!r}.call_async(*args, **kwargs)\n"
+        "    try:\n"
+        f"        return await {DISPATCH_PLACEHOLDER!r}.call_async(*args, **kwargs)\n"
+        + _REPORTED
     ),
     "generator": (
         "def trampoline(*args, **kwargs):\n"
         "{touch}"
-        f"    return (yield from {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs))\n"
+        "    try:\n"
+        f"        return (yield from {DISPATCH_PLACEHOLDER!r}.target(*args, **kwargs))\n"
+        + _REPORTED
     ),
     # `async for` would neither pass asend()/athrow() through nor close the inner generator when
     # the consumer stops early (a client disconnects from a stream): delegate by hand instead.
@@ -65,6 +79,7 @@ _TEMPLATE_BODIES = {
         "                value = await (inner.__anext__() if sent is None else inner.asend(sent))\n"
         "    except StopAsyncIteration:\n"
         "        return\n"
+        + _REPORTED
     ),
 }
 _template_cache: dict[tuple[str, int], types.CodeType] = {}
@@ -78,12 +93,23 @@ class Dispatcher:
     another registry) that finds this trampoline at rest can put the real original back.
     """
 
-    __slots__ = ("original", "original_code", "target")
+    __slots__ = ("on_error", "original", "original_code", "target")
 
     def __init__(self, original: types.FunctionType, original_code: types.CodeType) -> None:
         self.original = original
         self.original_code = original_code
         self.target: Callable[..., Any] = original
+        # Told of an exception raised by the target while it is a replacement (not the original).
+        self.on_error: Callable[[BaseException], None] | None = None
+
+    def failed(self, error: BaseException) -> None:
+        report = self.on_error
+        if report is None or self.target is self.original:
+            return
+        try:
+            report(error)
+        except Exception:  # the caller gets its own exception, whatever the report does
+            logging.getLogger("hot_reload").debug("reporting a call's exception failed", exc_info=True)
 
     async def call_async(self, *args: Any, **kwargs: Any) -> Any:
         result = self.target(*args, **kwargs)

@@ -5,6 +5,7 @@ thread calls in here one path at a time, so live files never run concurrently wi
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 import types
@@ -31,6 +32,7 @@ from .runner import (
 )
 
 HALF_WRITTEN_NS = 50_000_000  # an empty file younger than this is taken as a save in progress
+CALL_ERROR_QUIET = 5.0  # s between two reports of a replacement that raises when called
 
 
 @dataclass
@@ -64,6 +66,8 @@ class LiveFolder:
         self.files: dict[str, LiveFile] = {}
         self._unreadable: set[str] = set()
         self._said_extension_like = False
+        self._call_errors: dict[str, float] = {}  # target -> when its last call error was reported
+        self._call_errors_lock = threading.Lock()
 
     # -- WatchedRoot ------------------------------------------------------------------------
     def sync(self, *, again: bool) -> None:
@@ -104,6 +108,21 @@ class LiveFolder:
     def failures(self) -> list[ReloadEvent]:
         """The error event of each file that is failing now, in path order."""
         return [live.failure for _, live in sorted(self.files.items()) if live.failure is not None]
+
+    def call_failed(self, owner: str, target: str, error: BaseException) -> None:
+        """A replacement of one of these files raised while the webui called it (on the caller's
+        thread): an error event, at most one per target per CALL_ERROR_QUIET s (a replacement that
+        fails on every step of a generation must not flood the page). The caller gets the exception."""
+        if owner not in self.files:
+            return
+        now = time.monotonic()
+        with self._call_errors_lock:
+            if now - self._call_errors.get(target, -CALL_ERROR_QUIET) < CALL_ERROR_QUIET:
+                return
+            self._call_errors[target] = now
+        info = error_info(error, owner)
+        self.reporter.publish(Path(owner), "error", f"raised in your replacement of {target}: {info.summary} "
+                              "(the call failed; the replacement stays active)", error=info)
 
     def thread_failed(self, args: Any) -> None:
         """Report an exception that ended a thread, as an event of the live file in its traceback."""

@@ -91,17 +91,23 @@ class Slot:
         raise NotImplementedError
 
 
+CallFailed = Callable[[str, str, BaseException], None]  # (owner, target, the exception)
+
+
 class InPlaceSlot(Slot):
-    def __init__(self, label: str, func: types.FunctionType, caches: list[Any]) -> None:
+    def __init__(self, label: str, func: types.FunctionType, caches: list[Any], report: CallFailed) -> None:
         self.label = label
         self.layers = []
         self.patch = InPlacePatch(func)
         self.caches = caches
         self.key = ("fn", id(func))
+        self.report = report
 
     def apply(self) -> None:
         if self.layers:
-            self.patch.activate(self.layers[-1].new)
+            top = self.layers[-1]
+            self.patch.dispatcher.on_error = lambda error: self.report(top.owner, top.info.target, error)
+            self.patch.activate(top.new)
         else:
             self.patch.deactivate()
         self._clear_caches()
@@ -153,6 +159,23 @@ class AttributeSlot(Slot):
         return bound(value, self.site)
 
 
+class CallFailures:
+    """Listeners (bound methods, held weakly: a stopped reloader is not kept alive) of exceptions
+    raised by replacements while they are called."""
+
+    def __init__(self) -> None:
+        self._listeners: list[weakref.WeakMethod[CallFailed]] = []
+
+    def listen(self, listener: CallFailed) -> None:
+        self._listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+
+    def __call__(self, owner: str, target: str, error: BaseException) -> None:
+        for reference in list(self._listeners):
+            listener = reference()
+            if listener is not None:
+                listener(owner, target, error)
+
+
 class Replacement:
     """The handle replace() returns."""
 
@@ -198,11 +221,112 @@ class Transaction:
     undone: list[tuple[str, str]] = field(default_factory=list)  # (target, owner) its restore() calls removed
 
 
+class SlotTable:
+    """The slots of one registry, by key (one per function object, one per attribute): which slot a
+    target gets, taking layers off, applying what is left, letting go of a target another tool changed.
+    Used under the registry's lock."""
+
+    def __init__(self, call_failures: CallFailed) -> None:
+        self.slots: dict[Any, Slot] = {}
+        self.call_failures = call_failures
+
+    def in_place(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo] | None:
+        """The in-place slot, the callable to forward to and the info, when `site` can be patched in place."""
+        if ("attr", id(site.owner), site.name) in self.slots:
+            return None
+        chosen = in_place_target(site, new)
+        if chosen is None:
+            return None
+        unwrapped, target = chosen
+        func = unwrapped.func
+        key = ("fn", id(func))
+        slot = self.slots.get(key)
+        if isinstance(slot, InPlaceSlot) and slot.is_foreign():
+            notes.append(self.release(slot))
+            slot = None
+        if slot is None:
+            slot = self.slots[key] = InPlaceSlot(site.label, func, [], self.call_failures)
+        # The same function reached through another name may sit behind another cache.
+        slot.caches += [cache for cache in unwrapped.caches if all(cache is not known for known in slot.caches)]
+        notes += kind_mismatch(func, target)
+        return slot, target, ReplacementInfo(site.label, "in-place", "; ".join(notes))
+
+    def attribute(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo]:
+        key = ("attr", id(site.owner), site.name)
+        slot = self.slots.get(key)
+        if slot is not None and slot.is_foreign():
+            notes.append(self.release(slot))
+            slot = None
+        if slot is None:
+            check_settable(site)
+            slot = self.slots[key] = AttributeSlot(site, attribute_reason(site, new))
+        assert isinstance(slot, AttributeSlot)
+        notes.insert(0, slot.reason)
+        # Adapted to the attribute as it was before our first layer: the site now holds our value.
+        return slot, adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
+
+    def find(self, site: Site) -> Slot | None:
+        """The slot replace() would have used for `site`. A name a subclass or an instance only
+        inherits leads to nothing: restoring there must not undo the base class's replacement."""
+        slot = self.slots.get(("attr", id(site.owner), site.name))
+        if slot is not None or site.where != "own":
+            return slot
+        func = unwrap_patchable(site.current).func
+        return self.slots.get(("fn", id(func))) if func is not None else None
+
+    def take_layers(self, predicate: Callable[[Slot, Layer], bool], notes: list[str]) -> list[tuple[Slot, int, Layer]]:
+        taken: list[tuple[Slot, int, Layer]] = []
+        for slot in list(self.slots.values()):
+            for index in range(len(slot.layers) - 1, -1, -1):
+                layer = slot.layers[index]
+                if predicate(slot, layer):
+                    del slot.layers[index]
+                    taken.append((slot, index, layer))
+                    if isinstance(slot, InPlaceSlot) and self._reassigned_by_another_tool(layer.site):
+                        # The function is back to its original code, but whatever another tool
+                        # set on that attribute after us stays there.
+                        notes.append(f"{layer.site.label} was set by another tool after our replacement; kept it"
+                                     " (it now reaches the original code)")
+        taken.reverse()
+        return taken
+
+    def _reassigned_by_another_tool(self, site: Site) -> bool:
+        """The attribute no longer holds what we patched in place, and not because of our own
+        attribute layer there (a later non-callable replacement of the same name)."""
+        if site.read() is site.current:
+            return False
+        ours = self.slots.get(("attr", id(site.owner), site.name))
+        return not (isinstance(ours, AttributeSlot) and site.read() is ours.last_set)
+
+    def apply_all(self, slots: set[Slot], notes: list[str]) -> None:
+        for slot in slots:
+            if slot.is_foreign():
+                notes.append(self.release(slot))
+                continue
+            slot.apply()
+            if not slot.layers:
+                # Forget empty slots so old modules and functions can be freed.
+                self.slots.pop(slot.key, None)
+
+    def release(self, slot: Slot) -> str:
+        """Another tool changed the target after us: keep its change, forget ours on it."""
+        owners = sorted({layer.owner for layer in slot.layers})
+        slot.release()
+        slot.layers.clear()
+        self.slots.pop(slot.key, None)
+        what = "code" if isinstance(slot, InPlaceSlot) else "value"
+        dropped = f"; our replacements on it from {', '.join(owners)} are off" if owners else ""
+        return f"another tool changed the {what} of {slot.label} after our replacement; kept its change{dropped}"
+
+
 class PatchRegistry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._slots: dict[Any, Slot] = {}
         self._local = threading.local()
+        # Told (owner, target, error) when a replacement patched in place raises while the webui
+        # calls it, on the caller's thread.
+        self.call_failures = CallFailures()
+        self._table = SlotTable(self.call_failures)
         with _registries_lock:
             _all_registries.add(self)
 
@@ -224,10 +348,10 @@ class PatchRegistry:
         """
         with self._lock:
             transaction = Transaction(owner=owner, removed=[])
-            transaction.removed = self._take_layers(lambda slot, layer: layer.owner == owner, transaction.notes)
+            transaction.removed = self._table.take_layers(lambda slot, layer: layer.owner == owner, transaction.notes)
             lifted = {slot for slot, _, _ in transaction.removed}
             in_place = {slot for slot in lifted if isinstance(slot, InPlaceSlot)}
-            self._apply_all(lifted - in_place, transaction.notes)
+            self._table.apply_all(lifted - in_place, transaction.notes)
             outer = getattr(self._local, "transaction", None)
             self._local.transaction = transaction
             outer_registry = getattr(_running, "registry", None)
@@ -235,24 +359,24 @@ class PatchRegistry:
         try:
             yield transaction
             with self._lock:
-                self._apply_all(in_place, transaction.notes)
+                self._table.apply_all(in_place, transaction.notes)
                 transaction.replaced = [layer.info for slot, layer in transaction.made
                                         if any(kept is layer for kept in slot.layers)]
                 transaction.restored = sorted({slot.label for slot in lifted
                                                if not any(layer.owner == owner for layer in slot.layers)})
         except BaseException:
             with self._lock:
-                failed = self._take_layers(lambda slot, layer: layer.owner == owner, [])
+                failed = self._table.take_layers(lambda slot, layer: layer.owner == owner, [])
                 changed = {slot for slot, _, _ in failed}
                 for slot, index, layer in transaction.removed:
                     # The slot may have been forgotten while empty and re-created by another
                     # replace(): the layer goes back into whichever object now stands for it.
-                    live = self._slots.setdefault(slot.key, slot)
+                    live = self._table.slots.setdefault(slot.key, slot)
                     live.layers.insert(min(index, len(live.layers)), layer)
                     changed.add(live)
                 # Applied once, after the old layers are back: a target the failed run replaced
                 # goes from that run's code straight back to the last good one.
-                self._apply_all(changed, transaction.notes)
+                self._table.apply_all(changed, transaction.notes)
             raise
         finally:
             self._local.transaction = outer
@@ -285,7 +409,7 @@ class PatchRegistry:
             if new is site.current:
                 raise ValueError(f"replace({site.label}): the replacement is the current object")
             notes: list[str] = []
-            slot, value, info = self._in_place(site, new, notes) or self._attribute(site, new, notes)
+            slot, value, info = self._table.in_place(site, new, notes) or self._table.attribute(site, new, notes)
             layer = Layer(self.current_owner, value, info, since=time.time(), site=site)
             slot.layers.append(layer)
             try:
@@ -293,7 +417,7 @@ class PatchRegistry:
             except Exception:
                 # e.g. a builtin type refuses new attributes: nothing of this call may stay behind.
                 slot.layers.remove(layer)
-                self._apply_all({slot}, [])
+                self._table.apply_all({slot}, [])
                 raise
             transaction = getattr(self._local, "transaction", None)
             if transaction is not None:
@@ -304,7 +428,7 @@ class PatchRegistry:
         """Remove the newest layer on a target (the caller's own, when it has one)."""
         owner, name = resolve_target(owner, target)
         with self._lock:
-            slot = self._find_slot(locate(owner, name))
+            slot = self._table.find(locate(owner, name))
             if slot is None or not slot.layers:
                 return False
             mine = [layer for layer in slot.layers if layer.owner == self.current_owner]
@@ -329,9 +453,9 @@ class PatchRegistry:
     def _remove_layers(self, predicate: Callable[[Slot, Layer], bool]) -> tuple[list[str], list[str]]:
         with self._lock:
             notes: list[str] = []
-            removed = self._take_layers(predicate, notes)
+            removed = self._table.take_layers(predicate, notes)
             slots = {slot for slot, _, _ in removed}
-            self._apply_all(slots, notes)
+            self._table.apply_all(slots, notes)
             self._report(notes)
             transaction = getattr(self._local, "transaction", None)
             if transaction is not None:  # a live file's own restore() / restore_all()
@@ -346,12 +470,12 @@ class PatchRegistry:
         """
         func = getattr(obj, "__func__", obj)
         with self._lock:
-            slot = self._slots.get(("fn", id(func)))
+            slot = self._table.slots.get(("fn", id(func)))
             if slot is None:
                 inner = unwrap_patchable(obj).func
-                slot = self._slots.get(("fn", id(inner))) if inner is not None else None
+                slot = self._table.slots.get(("fn", id(inner))) if inner is not None else None
             if slot is None:
-                slot = next((s for s in self._slots.values() if any(
+                slot = next((s for s in self._table.slots.values() if any(
                     layer.new is obj or layer.new is func or getattr(layer.new, "__func__", None) is func
                     for layer in s.layers)), None)
             if isinstance(slot, InPlaceSlot):
@@ -365,7 +489,7 @@ class PatchRegistry:
         """Every active layer, oldest first, for the status view."""
         with self._lock:
             rows = []
-            for slot in self._slots.values():
+            for slot in self._table.slots.values():
                 for depth, layer in enumerate(slot.layers):
                     rows.append({
                         "target": layer.info.target, "mode": layer.info.mode, "note": layer.info.note,
@@ -375,97 +499,7 @@ class PatchRegistry:
 
     def owners(self) -> set[str]:
         with self._lock:
-            return {layer.owner for slot in self._slots.values() for layer in slot.layers}
-
-    # -- choosing how to replace ----------------------------------------------------------------
-    def _in_place(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo] | None:
-        """The in-place slot, the callable to forward to and the info, when `site` can be patched in place."""
-        if ("attr", id(site.owner), site.name) in self._slots:
-            return None
-        chosen = in_place_target(site, new)
-        if chosen is None:
-            return None
-        unwrapped, target = chosen
-        func = unwrapped.func
-        key = ("fn", id(func))
-        slot = self._slots.get(key)
-        if isinstance(slot, InPlaceSlot) and slot.is_foreign():
-            notes.append(self._release(slot))
-            slot = None
-        if slot is None:
-            slot = self._slots[key] = InPlaceSlot(site.label, func, [])
-        # The same function reached through another name may sit behind another cache.
-        slot.caches += [cache for cache in unwrapped.caches if all(cache is not known for known in slot.caches)]
-        notes += kind_mismatch(func, target)
-        return slot, target, ReplacementInfo(site.label, "in-place", "; ".join(notes))
-
-    def _attribute(self, site: Site, new: Any, notes: list[str]) -> tuple[Slot, Any, ReplacementInfo]:
-        key = ("attr", id(site.owner), site.name)
-        slot = self._slots.get(key)
-        if slot is not None and slot.is_foreign():
-            notes.append(self._release(slot))
-            slot = None
-        if slot is None:
-            check_settable(site)
-            slot = self._slots[key] = AttributeSlot(site, attribute_reason(site, new))
-        assert isinstance(slot, AttributeSlot)
-        notes.insert(0, slot.reason)
-        # Adapted to the attribute as it was before our first layer: the site now holds our value.
-        return slot, adapted(new, slot.site), ReplacementInfo(site.label, "attribute", "; ".join(notes))
-
-    # -- internals --------------------------------------------------------------------------
-    def _find_slot(self, site: Site) -> Slot | None:
-        """The slot replace() would have used for `site`. A name a subclass or an instance only
-        inherits leads to nothing: restoring there must not undo the base class's replacement."""
-        slot = self._slots.get(("attr", id(site.owner), site.name))
-        if slot is not None or site.where != "own":
-            return slot
-        func = unwrap_patchable(site.current).func
-        return self._slots.get(("fn", id(func))) if func is not None else None
-
-    def _take_layers(self, predicate: Callable[[Slot, Layer], bool], notes: list[str]) -> list[tuple[Slot, int, Layer]]:
-        taken: list[tuple[Slot, int, Layer]] = []
-        for slot in list(self._slots.values()):
-            for index in range(len(slot.layers) - 1, -1, -1):
-                layer = slot.layers[index]
-                if predicate(slot, layer):
-                    del slot.layers[index]
-                    taken.append((slot, index, layer))
-                    if isinstance(slot, InPlaceSlot) and self._reassigned_by_another_tool(layer.site):
-                        # The function is back to its original code, but whatever another tool
-                        # set on that attribute after us stays there.
-                        notes.append(f"{layer.site.label} was set by another tool after our replacement; kept it"
-                                     " (it now reaches the original code)")
-        taken.reverse()
-        return taken
-
-    def _reassigned_by_another_tool(self, site: Site) -> bool:
-        """The attribute no longer holds what we patched in place, and not because of our own
-        attribute layer there (a later non-callable replacement of the same name)."""
-        if site.read() is site.current:
-            return False
-        ours = self._slots.get(("attr", id(site.owner), site.name))
-        return not (isinstance(ours, AttributeSlot) and site.read() is ours.last_set)
-
-    def _apply_all(self, slots: set[Slot], notes: list[str]) -> None:
-        for slot in slots:
-            if slot.is_foreign():
-                notes.append(self._release(slot))
-                continue
-            slot.apply()
-            if not slot.layers:
-                # Forget empty slots so old modules and functions can be freed.
-                self._slots.pop(slot.key, None)
-
-    def _release(self, slot: Slot) -> str:
-        """Another tool changed the target after us: keep its change, forget ours on it."""
-        owners = sorted({layer.owner for layer in slot.layers})
-        slot.release()
-        slot.layers.clear()
-        self._slots.pop(slot.key, None)
-        what = "code" if isinstance(slot, InPlaceSlot) else "value"
-        dropped = f"; our replacements on it from {', '.join(owners)} are off" if owners else ""
-        return f"another tool changed the {what} of {slot.label} after our replacement; kept its change{dropped}"
+            return {layer.owner for slot in self._table.slots.values() for layer in slot.layers}
 
     def _report(self, notes: list[str]) -> None:
         transaction = getattr(self._local, "transaction", None)

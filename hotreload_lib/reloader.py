@@ -62,6 +62,7 @@ class Reloader:
         self.gate = RunGate(host.busy, self._announce_wait)
         self.host = host
         self._reload_ui_asked = threading.Event()
+        registry.call_failures.listen(self.live_call_failed)
         self.tracking = Tracking(events, host, self.timings, self._saved, force_polling=force_polling,
                                  native_observer=native_observer)
         self.tracking.want(tracked or [])
@@ -157,6 +158,10 @@ class Reloader:
             "waiting": [self._reporter_of(path).display(path) for path in list(self.gate.waiting)],
             "tracked": self.tracking.status(),
         }
+
+    def live_call_failed(self, owner: str, target: str, error: BaseException) -> None:
+        if self.running:
+            self.live.call_failed(owner, target, error)
 
     def report_thread_failure(self, args: Any) -> None:
         if self.running:

@@ -28,6 +28,7 @@ from pathlib import Path
 from tokenize import detect_encoding
 
 from .events import ErrorInfo
+from .inplace import dispatcher_of
 from .registry import PatchRegistry, ReplacementInfo
 
 LIVE_PACKAGE = "hotreload_live"
@@ -140,7 +141,8 @@ def _from_the_live_code(error: BaseException) -> types.TracebackType | None:
     All of it when every frame is ours (a fault of the reloader itself), but for a SyntaxError,
     whose own lines show the place."""
     tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    # Also the forwarding frame of a function patched in place: a call's error starts in the replacement.
+    while tb is not None and (tb.tb_frame.f_code.co_filename == __file__ or dispatcher_of(tb.tb_frame.f_code)):
         tb = tb.tb_next
     return tb if tb is not None or isinstance(error, SyntaxError) else error.__traceback__
 

@@ -387,3 +387,33 @@ def test_cli_tracks_a_source_tree_and_updates_what_live_files_imported(live_dir:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_an_exception_raised_in_a_replacement_when_called_is_reported_once(live_dir: Path, make_reloader) -> None:
+    _reloader, watcher = make_reloader()
+    write(live_dir / "calls.py", textwrap.dedent("""
+        import hot_reload_test_target as target
+        from hotreload_lib import replace
+
+        def greet(name):
+            if name == "bad":
+                raise LookupError("no such user: " + name)
+            return "fine " + name
+
+        replace(target, "greet", greet)
+    """))
+    watcher.file("calls.py", "ok")
+    raised = []
+    for _ in range(3):
+        try:
+            GREET_ALIAS("bad")
+        except LookupError as error:
+            raised.append(error)
+    assert len(raised) == 3 and str(raised[0]) == "no such user: bad"  # re-raised to the caller unchanged
+    event = watcher.file("calls.py", "error")
+    assert event.message.startswith("raised in your replacement of hot_reload_test_target.greet: LookupError")
+    assert event.error is not None and event.error.line == 7
+    first_frame = event.error.traceback.splitlines()[1]
+    assert 'line 7, in greet' in first_frame  # from your frame: no forwarding frame at the def line
+    assert watcher.quiet(0.3) == []  # once per target within a few seconds
+    assert GREET_ALIAS("ok") == "fine ok"
