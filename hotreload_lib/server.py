@@ -12,7 +12,9 @@ process's events from the start, which are exactly the ones it missed. Events th
 before the page got them are named by a `gap` message (and `dropped` in the hello). How the stream
 keeps a slow or stuck client from holding the server: stream.py.
 
-Neither route runs code or reads a file; with gradio auth on the app both want the login cookie.
+Neither route runs code or reads a file; with gradio auth on the app both want the login cookie, and
+both refuse requests made by another site's page (gradio answers CORS `*`, so without auth any site
+open in the user's browser could otherwise read them).
 Host-agnostic: host.py says where to add them (A1111/Forge: `app.add_api_route`; SD.Next: its API).
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,6 +38,7 @@ from .stream import HEARTBEAT_SECONDS, WRITE_TIMEOUT_SECONDS, EventStreamRespons
 EVENTS_PATH = "/hot-reload/events"
 STATUS_PATH = "/hot-reload/status"
 RECENT_EVENTS = 50
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 AddRoute = Callable[..., Any]
 
@@ -122,8 +126,46 @@ async def logged_in(app: Any, request: Request) -> bool:
     return False
 
 
+# -- cross-site requests --------------------------------------------------------------------------
+def _host_and_port(netloc: str, scheme: str) -> tuple[str, int] | None:
+    """(host, port) of `netloc`, the port of `scheme` when it names none; None when it is no address."""
+    parts = urlsplit("//" + netloc)
+    try:
+        port = parts.port
+    except ValueError:  # not a number
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname, port if port is not None else DEFAULT_PORTS[scheme]
+
+
+def cross_site(request: Request) -> str:
+    """Why the request comes from another site's page, or "" when it does not. A browser names the
+    page that made a request in `Origin` (on every cross-origin fetch and EventSource) and tells
+    `Sec-Fetch-Site`; a same-origin GET, a typed address, curl or a script send neither, or say so.
+    The Host is compared with the origin's scheme's default port: behind a TLS proxy the page is
+    https while the webui itself is plain http."""
+    if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return "the browser says it comes from another site (Sec-Fetch-Site: cross-site)"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return ""
+    host = request.headers.get("host", "")
+    page = urlsplit(origin)
+    scheme = page.scheme.lower()
+    if scheme in DEFAULT_PORTS:
+        address = _host_and_port(page.netloc, scheme)
+        if address is not None and address == _host_and_port(host, scheme):
+            return ""
+    return f"it comes from a page of {origin[:200]}, not of this server ({host[:200]})"
+
+
 async def _refusal(request: Request) -> JSONResponse | None:
-    """None when the request may proceed, else the 401 response."""
+    """None when the request may proceed, else the 403 (another site's page) or 401 response."""
+    why = cross_site(request)
+    if why:
+        return JSONResponse({"detail": f"Cross-site request refused: {why}. The hot reload routes answer "
+                                       "only the webui's own page."}, status_code=403)
     app = request.app
     if not login_required(app) or await logged_in(app, request):
         return None

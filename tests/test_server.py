@@ -438,6 +438,44 @@ def test_a_huge_error_message_is_capped_in_the_stream_and_in_status(
     assert [event["outcome"] for event in state.json()["recent"]][-4:] == ["error"] * 4
 
 
+# -- cross-site requests ----------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["hot-reload/status", "hot-reload/events"])
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://localhost:{port}"},  # another origin, though the same machine
+    {"Origin": "http://127.0.0.1:{other_port}"},  # another local server's page
+    {"Origin": "null"},  # a sandboxed frame, a file:// page
+    {"Sec-Fetch-Site": "cross-site"},  # e.g. <img src> or <script src> on another site: no Origin
+], ids=["other-site", "localhost-name", "other-port", "null", "sec-fetch-site"])
+def test_another_sites_page_is_refused(page: DemoPage, path: str, headers: dict[str, str]) -> None:
+    sent = {name: value.format(port=page.port, other_port=page.port + 1) for name, value in headers.items()}
+    response = httpx.get(page.url + path, headers=sent, timeout=30)
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Cross-site request refused: ")
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # curl, a script, a typed address
+    {"Origin": "http://127.0.0.1:{port}"},
+    {"Origin": "HTTP://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"},
+    {"Sec-Fetch-Site": "none"},  # the address typed into the browser
+], ids=["no-origin", "same-origin", "same-origin-fetch", "typed"])
+def test_the_webuis_own_page_and_other_clients_are_served(
+        page: DemoPage, events: EventLog, open_stream: Callable[..., Stream], headers: dict[str, str]) -> None:
+    sent = {name: value.format(port=page.port) for name, value in headers.items()}
+    assert httpx.get(page.url + "hot-reload/status", headers=sent, timeout=30).status_code == 200
+    stream = open_stream(page.url + "hot-reload/events", headers=sent)
+    assert stream.next_event()["event"] == "hello"
+
+
+def test_a_page_behind_a_tls_proxy_is_its_own_origin(page: DemoPage) -> None:
+    """The proxy passes the Host on; the page is https, the webui plain http."""
+    headers = {"Host": "webui.example", "Origin": "https://webui.example"}
+    assert httpx.get(page.url + "hot-reload/status", headers=headers, timeout=30).status_code == 200
+    headers = {"Host": "webui.example", "Origin": "https://webui.example:8443"}
+    assert httpx.get(page.url + "hot-reload/status", headers=headers, timeout=30).status_code == 403
+
+
 # -- gradio auth ----------------------------------------------------------------------------------
 def login(url: str, username: str, password: str) -> httpx.Client:
     client = httpx.Client(timeout=30)
