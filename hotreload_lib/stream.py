@@ -40,6 +40,16 @@ WRITE_TIMEOUT_SECONDS = 3.0
 # How often the hub looks for stuck sends, due heartbeats and the server's shutdown: the most a
 # shutdown waits for the streams, besides one send's worth of a client that does read.
 WATCH_SECONDS = 0.25
+# In a storm of saves the streams are woken in rounds, each stream sending what piled up in one go
+# instead of once per event (each send is a system call on the loop, and one that waits for the GIL
+# while the reloader's thread runs Python). Rounds come at least FLUSH_SECONDS apart, and after a
+# round that took d seconds, the next waits d * (1 / STREAM_SHARE - 1): however many pages are
+# open, the streams take at most about STREAM_SHARE of the loop's time from the webui's other
+# requests. A lone event goes out at once.
+FLUSH_SECONDS = 0.05
+STREAM_SHARE = 0.2
+# Streams woken per turn of the loop: other requests get their turns in between.
+WAKE_SLICE = 25
 CHUNK_BYTES = 65_536  # at most this much in one send: uvicorn buffers what the socket does not take
 CHUNK_EVENTS = 256
 RECONNECT_MS = 2000
@@ -226,6 +236,7 @@ class StreamHub:
         self.closing = False
         self._wake_lock = threading.Lock()
         self._wake_scheduled = False
+        self._last_wake = self._round_end = self._round_took = 0.0
         self._unsubscribe: Any = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -258,15 +269,36 @@ class StreamHub:
                 return
             self._wake_scheduled = True
         try:
-            self.loop.call_soon_threadsafe(self._wake_all)
+            self.loop.call_soon_threadsafe(self._wake_soon)
         except RuntimeError:  # the server's loop is closed: these streams are over anyway
             pass
+
+    def _wake_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        earliest = max(self._last_wake + FLUSH_SECONDS, self._round_end + self._round_took * (1 / STREAM_SHARE - 1))
+        if earliest > loop.time():
+            loop.call_at(earliest, self._wake_all)
+        else:
+            self._wake_all()
 
     def _wake_all(self) -> None:
         with self._wake_lock:
             self._wake_scheduled = False
-        for stream in self.streams:
+        self._last_wake = asyncio.get_running_loop().time()
+        self._wake_slice(list(self.streams), 0, self._last_wake)
+
+    def _wake_slice(self, streams: list[Stream], first: int, started: float) -> None:
+        loop = asyncio.get_running_loop()
+        for stream in streams[first:first + WAKE_SLICE]:
             stream.wake.set()
+        if first + WAKE_SLICE < len(streams):
+            loop.call_soon(self._wake_slice, streams, first + WAKE_SLICE, started)
+        else:  # runs right after the streams just woken have sent
+            loop.call_soon(self._round_done, started)
+
+    def _round_done(self, started: float) -> None:
+        self._round_end = asyncio.get_running_loop().time()
+        self._round_took = self._round_end - started
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
