@@ -167,12 +167,16 @@ var hotReload = {
             if (!response || !response.ok) throw new Error("status refused");
             return response.json();
         }).then(function(state) {
-            var files = (state && state.files) || {};
+            if (!state || typeof state.last_seq !== "number") return;
+            var files = state.files || {};
             var shown = hotReload.container().querySelectorAll(".hot-reload-error, .hot-reload-running");
             Array.prototype.forEach.call(shown, function(node) {
-                // A run still going on says so again; an error stays while its file still fails.
-                var settled = node.classList.contains("hot-reload-running") || files[node.hotReloadFile] !== "error";
-                if (node.hotReloadFile && settled) hotReload.dismiss(node);
+                // A toast of an event newer than this status tells more than it does; a run still
+                // going on says so again; an error stays while its file still fails.
+                if (!node.hotReloadFile || node.hotReloadSeq > state.last_seq) return;
+                if (node.classList.contains("hot-reload-running") || files[node.hotReloadFile] !== "error") {
+                    hotReload.dismiss(node);
+                }
             });
         }).catch(function() {
             // Not reachable now (a restart, a refusal): the toasts stay as they are.
@@ -217,6 +221,7 @@ var hotReload = {
             hotReload.show({
                 kind: "error",
                 file: file,
+                seq: event.seq,
                 title: file ? "Error in " + file : "Hot reload error",
                 lines: lines,
                 notes: event.notes,
@@ -236,7 +241,8 @@ var hotReload = {
         } else if (event.outcome === "running") {
             // One per file, replaced by each newer notice, until the run ends (ok, error, removed).
             hotReload.resolve(file, ".hot-reload-running");
-            hotReload.show({kind: "running", file: file, title: "Still running: " + file, lines: [event.message]});
+            hotReload.show({kind: "running", file: file, seq: event.seq, title: "Still running: " + file,
+                lines: [event.message]});
         } else {
             var about = file && file !== "." ? file : "Hot reload"; // "." is the live folder itself
             hotReload.show({kind: "info", file: file, title: about, lines: [event.message], notes: event.notes});
@@ -267,6 +273,7 @@ var hotReload = {
         var node = hotReload.element("div", "hot-reload-toast hot-reload-" + toast.kind);
         node.setAttribute("role", toast.kind === "error" ? "alert" : "status");
         node.hotReloadFile = toast.file || "";
+        node.hotReloadSeq = toast.seq || 0;
 
         var head = hotReload.element("div", "hot-reload-toast-head");
         head.appendChild(hotReload.element("span", "hot-reload-toast-title", toast.title));
