@@ -193,18 +193,22 @@ class EventLog:
         with self._changed:
             return self._seq
 
-    def since(self, seq: int, limit: int | None = None) -> list[ReloadEvent]:
-        """Events after `seq` still in memory (the oldest may have been dropped), `limit` at most.
-        Seqs in the history follow each other, so the first one wanted is found by subtraction,
-        not by a scan: every open page asks on every wake-up."""
-        with self._changed:
-            return self._after(seq, limit)
+    @property
+    def published(self) -> int:
+        """How many events were published, read without the lock (one int: it is current or one
+        behind a publish under way): the cheap way to tell that a copy of the history is current."""
+        return self._seq
 
-    def _after(self, seq: int, limit: int | None = None) -> list[ReloadEvent]:
+    def since(self, seq: int) -> list[ReloadEvent]:
+        """Events after `seq` still in memory (the oldest may have been dropped). Seqs in the
+        history follow each other, so the first one wanted is found by subtraction, not by a scan."""
+        with self._changed:
+            return self._after(seq)
+
+    def _after(self, seq: int) -> list[ReloadEvent]:
         if not self._events:
             return []
-        skip = max(0, seq + 1 - self._events[0].seq)
-        return list(itertools.islice(self._events, skip, None if limit is None else skip + limit))
+        return list(itertools.islice(self._events, max(0, seq + 1 - self._events[0].seq), None))
 
     def recent(self, count: int) -> list[ReloadEvent]:
         with self._changed:

@@ -15,8 +15,9 @@ So here:
 - a hub per app looks at its streams WATCH_SECONDS apart: a send that has not returned after
   `write_timeout` (any send at all, once the server shuts down) is a client that does not keep up,
   and its connection is dropped; the page reconnects with Last-Event-ID and resumes;
-- one listener on the event log and one wake-up per burst of events serve every stream, and each
-  event's JSON is made once, when it is published: a stream costs O(1) on the loop;
+- one listener on the event log and one wake-up per burst of events serve every stream, they read
+  one copy of the history (the log's lock taken once per burst), and each event's JSON is made
+  once, when it is published: a stream costs O(1) on the loop;
 - a range of events a stream cannot deliver (gone from the history while the page was away or
   behind) is announced by a `gap` message naming it, never skipped silently.
 """
@@ -49,7 +50,7 @@ WATCH_SECONDS = 0.25
 FLUSH_SECONDS = 0.05
 STREAM_SHARE = 0.2
 # Streams woken per turn of the loop: other requests get their turns in between.
-WAKE_SLICE = 25
+WAKE_SLICE = 5
 CHUNK_BYTES = 65_536  # at most this much in one send: uvicorn buffers what the socket does not take
 CHUNK_EVENTS = 256
 RECONNECT_MS = 2000
@@ -89,10 +90,8 @@ class ServerView:
     def closing(self) -> bool:
         return False
 
-    def abort(self, scope: Scope) -> bool:
-        """Drop the connection of the request `scope` at once, unsent bytes and all; False when
-        this server cannot."""
-        return False
+    def abort(self, scope: Scope) -> None:
+        """Drop the connection of the request `scope` at once, unsent bytes and all (this one cannot)."""
 
     def holds_unsent(self, scope: Scope) -> bool:
         """Whether the connection of `scope` still holds bytes its client has not taken (closing it
@@ -125,12 +124,10 @@ class GradioServer(ServerView):
             found = next((c for c in connections if tuple(getattr(c, "client", None) or ()) == client), None)
         return getattr(found, "transport", None)
 
-    def abort(self, scope: Scope) -> bool:
+    def abort(self, scope: Scope) -> None:
         transport = self._transport(scope)
-        if transport is None:
-            return False
-        transport.abort()
-        return True
+        if transport is not None:
+            transport.abort()
 
     def holds_unsent(self, scope: Scope) -> bool:
         transport = self._transport(scope)
@@ -167,10 +164,10 @@ class Stream:
 
     async def run(self, send: Send, headers: list[tuple[bytes, bytes]], greeting: dict[str, Any]) -> None:
         await self._send(send, {"type": "http.response.start", "status": 200, "headers": headers})
-        log = self.hub.events
-        oldest = log.since(self.seq, limit=1)
-        hello = {**greeting, "start": self.seq, "last_seq": log.last_seq,
-                 "dropped": bool(oldest) and oldest[0].seq > self.seq + 1}
+        history = self.hub.history()
+        oldest = history[0].seq if history else self.seq + 1
+        hello = {**greeting, "start": self.seq, "last_seq": history[-1].seq if history else self.seq,
+                 "dropped": oldest > self.seq + 1}
         await self._body(send, f"retry: {RECONNECT_MS}\n".encode() + sse_message(hello, event="hello", id=self.seq))
         while not self.ended:
             if self.hub.closing:
@@ -185,7 +182,9 @@ class Stream:
             await self.wake.wait()
 
     def _next_chunk(self) -> bytes:
-        events = self.hub.events.since(self.seq, limit=CHUNK_EVENTS)
+        history = self.hub.history()
+        skip = max(0, self.seq + 1 - history[0].seq) if history else 0
+        events = history[skip:skip + CHUNK_EVENTS]
         if not events:
             if self.heartbeat_due:
                 self.heartbeat_due = False
@@ -239,6 +238,17 @@ class StreamHub:
         self._last_wake = self._round_end = self._round_took = 0.0
         self._unsubscribe: Any = None
         self._watcher: asyncio.Task[None] | None = None
+        self._history: list[ReloadEvent] = []
+        self._history_published = -1
+
+    def history(self) -> list[ReloadEvent]:
+        """The log's history, one copy shared by every stream until the next event: the log's lock
+        is taken once per burst, not once per stream (each time it may wait for the publishing
+        thread, and then for the GIL)."""
+        if self._history_published != self.events.published:
+            self._history_published = self.events.published
+            self._history = self.events.since(0)
+        return self._history
 
     def open(self, scope: Scope, start: int) -> Stream:
         loop = asyncio.get_running_loop()
