@@ -9,5 +9,7 @@ section "Benchmarks".
     rest.py           cost at rest: import times, app-started callback, idle CPU, RSS
     scale.py          a 10 000-file tree, and a storm of 1 000 saves in one second
     toast.py          save -> toast in a real page (headless Chromium on the demo page)
+    stream.py         the event stream under load: a plain route's latency while 200 pages take a
+                      save storm, and while 100 pages keep reconnecting
     report.py         statistics, targets, the table and results.json
 """

@@ -1,6 +1,6 @@
 """`python -m bench` (or `./dev.sh bench`): run the benchmark, print the tables, write results.json.
 
-    python -m bench                   the whole benchmark (under 10 minutes on 2 cores)
+    python -m bench                   the whole benchmark (about 10 minutes on 2 cores)
     python -m bench --quick           tiny counts, to check that it runs (what the CI smoke test does)
     python -m bench --only latency,rest
     python -m bench --update-readme   also put the tables into README.md's "Benchmarks" section
@@ -26,9 +26,10 @@ from .latency import REPO_ROOT, run_latency
 from .report import check_targets, machine, render
 from .rest import run_rest
 from .scale import run_scale
+from .stream import run_stream
 from .toast import run_toast
 
-PARTS = ("latency", "rest", "scale", "toast")
+PARTS = ("latency", "rest", "scale", "toast", "stream")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 README = REPO_ROOT / "README.md"
 README_BEGIN = "<!-- bench:results:begin (python -m bench --update-readme writes between these lines) -->"
@@ -45,11 +46,17 @@ class Config:
     deep_saves: int = 100
     storm_saves: int = 1_000
     toast_saves: int = 100
+    stream_clients: int = 200
+    stream_saves: int = 500
+    reconnect_clients: int = 100
+    reconnect_files: int = 300
+    reconnect_seconds: float = 20.0
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
-               toast_saves=3)
+               toast_saves=3, stream_clients=10, stream_saves=20, reconnect_clients=10, reconnect_files=20,
+               reconnect_seconds=3.0)
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -67,6 +74,10 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
         "scale": lambda: run_scale(work / "scale", logs, files=config.tree_files, saves=config.deep_saves,
                                    warmup=config.warmup, storm_saves=config.storm_saves, rng=rng, progress=progress),
         "toast": lambda: run_toast(work / "toast", logs, saves=config.toast_saves, rng=rng, progress=progress),
+        "stream": lambda: run_stream(work / "stream", logs, clients=config.stream_clients, saves=config.stream_saves,
+                                     reconnect_clients=config.reconnect_clients,
+                                     reconnect_files=config.reconnect_files,
+                                     reconnect_seconds=config.reconnect_seconds, rng=rng, progress=progress),
     }
     started = time.monotonic()
     for part in parts:

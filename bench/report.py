@@ -148,6 +148,21 @@ def _storm(results: Results) -> float | None:
     return 1.0 if all(s["last_applied"] and s["runs"] < s["saves"] for s in storms) else 0.0
 
 
+def _route_max(storm: str) -> Callable[[Results], float | None]:
+    """The slowest answer of the plain routes asked during a stream storm."""
+    def measure(results: Results) -> float | None:
+        routes = _get(results, "stream", storm, "route") or {}
+        maxima = [stats["max_ms"] for stats in routes.values() if stats.get("max_ms") is not None]
+        return max(maxima) if maxima else None
+
+    return measure
+
+
+def _reconnect_warnings(results: Results) -> float | None:
+    warnings = _get(results, "stream", "reconnect_storm", "warnings")
+    return None if warnings is None else sum(warnings.values())
+
+
 TARGETS = [
     Target("save → applied p50, idle, in-place", _latency("in-place", "idle", "p50_ms"), 5),
     Target("save → applied p95, idle, in-place", _latency("in-place", "idle", "p95_ms"), 15),
@@ -170,6 +185,11 @@ TARGETS = [
     Target("tree of tiny .py files: RSS added", _tree(".py", "rss_added_mb"), 30, unit="MB"),
     Target("save storms: fewer runs than saves and the last content applied (1 = yes)", _storm, 1,
            at_least=True, unit=""),
+    Target("plain route max while 200 event streams take a 500-save storm", _route_max("save_storm"), 100),
+    Target("plain routes max while 100 pages reconnect (300 live files)", _route_max("reconnect_storm"), 100),
+    Target("asyncio/uvicorn warnings printed in the reconnect storm", _reconnect_warnings, 0, unit=""),
+    Target("connections of departed pages still held after it",
+           lambda r: _get(r, "stream", "reconnect_storm", "connections_held_after"), 0, unit=""),
 ]
 
 
@@ -274,6 +294,38 @@ def toast_lines(toast: dict[str, Any]) -> list[str]:
             f"painted p50 {_ms(painted['p50_ms'])} / p95 {_ms(painted['p95_ms'])} / max {_ms(painted['max_ms'])} ms."]
 
 
+def _routes(storm: dict[str, Any]) -> str:
+    routes = storm.get("route", {})
+    return "; ".join(f"`{path}` p50 {_ms(stats['p50_ms'])} / p95 {_ms(stats['p95_ms'])} / "
+                     f"max {_ms(stats['max_ms'])} ms (n={stats['n']})" for path, stats in routes.items())
+
+
+def stream_lines(stream: dict[str, Any]) -> list[str]:
+    lines = []
+    storm = stream.get("save_storm", {})
+    if storm.get("status") == "ok":
+        lines.append(f"Event stream, {storm['clients']} streams and a {storm['saves']}-save storm on the demo: every "
+                     f"stream got every event: {'yes' if storm['every_stream_got_every_event'] else 'NO'} "
+                     f"({storm['delivered_s']:.2f} s; streams cut off: {storm['streams_cut_off']}); meanwhile "
+                     f"{_routes(storm)}.")
+    else:
+        lines.append(f"Event stream, save storm: {storm.get('status', 'not run')}: {storm.get('reason', '')}")
+    control = stream.get("save_storm_control", {})
+    if control.get("status") == "ok":
+        lines.append(f"The same storm with one stream (the control: the storm itself, the garbage collector and "
+                     f"the machine's other load): {_routes(control)}.")
+    storm = stream.get("reconnect_storm", {})
+    if storm.get("status") == "ok":
+        warnings = sum(storm["warnings"].values())
+        lines += ["", f"Reconnect storm, {storm['clients']} pages each reconnecting about every 2 s for "
+                  f"{storm['seconds']:g} s with {storm['files']} live files ({storm['connections_made']} connections, "
+                  f"each asking for a backlog): {_routes(storm)}; warnings printed: {warnings}; connections still "
+                  f"held 3 s after: {storm['connections_held_after']}."]
+    else:
+        lines += ["", f"Reconnect storm: {storm.get('status', 'not run')}: {storm.get('reason', '')}"]
+    return lines
+
+
 def machine_line(results: Results) -> str:
     m = results["machine"]
     return (f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, {m['system']}, Python {m['python']}, "
@@ -295,6 +347,8 @@ def render(results: Results) -> str:
         lines += ["", *scale_table(results["scale"])]
     if "toast" in results:
         lines += ["", *toast_lines(results["toast"])]
-    lines += ["", "Targets (issue 7):", "", *targets_table(results)]
+    if "stream" in results:
+        lines += ["", *stream_lines(results["stream"])]
+    lines += ["", "Targets (issues 7 and 13):", "", *targets_table(results)]
     lines += [f"\n{part} failed: {error}" for part, error in results.get("errors", {}).items()]
     return "\n".join(lines) + "\n"

@@ -1,24 +1,31 @@
 """sd-webui-hot-reload: save a .py file in the live folder and it runs inside the running webui.
 
 The pipeline, one module each:
-    watch.py       watchdog observer (native, or polling where native events do not arrive)
-    supervise.py   keep a folder watched: health checks, restart with backoff, say how it is watched
-    coalesce.py    one reload per save
-    roots.py       the kinds of watched folder, behind one protocol the loop talks to
-    livefolder.py  the live folder: scan, run and remove its files, one LiveFile record each
-    runner.py      run one live file as a fresh module, in a patch transaction
-    oversight.py   live code that runs long: "still running" notices, interrupts
-    threadfaults.py  exceptions that end threads live files started, reported as their events
-    targets.py     where a replace() target lives and how to set it
-    inplace.py     patch a function object in place, so every alias sees the new code
-    registry.py    who replaced what; undo and restore, nothing lost
-    events.py      one typed record per reload, and the reporter that logs and publishes it
-    reloader.py    the worker thread: a small loop over the parts above
-    timings.py     how long the parts wait (shortened by tests)
-    server.py      the page's event stream and status routes (javascript/hot_reload.js draws the toasts)
-    ui.py          the "Hot Reload" tab
-    host.py        the only module that touches the webui (`modules.*`)
-    demo.py        the page without a webui: `python -m hotreload_lib demo`
+    watch.py        watchdog observer (native, or polling where native events do not arrive)
+    supervise.py    keep a folder watched: health checks, restart with backoff, say how it is watched
+    coalesce.py     one reload per save
+    switching.py    quick thread switching while a save is handled (a busy generation thread)
+    gate.py         nothing runs while a generation does: changed files wait, then run once
+    roots.py        the kinds of watched folder, behind one protocol the loop talks to
+    livefolder.py   the live folder: scan, run and remove its files, one LiveFile record each
+    runner.py       run one live file as a fresh module, in a patch transaction
+    trackedtree.py  a tracked source tree (an extension you develop): its modules follow its edits
+    tracked.py      which loaded modules a file is the source of, and what each one runs
+    codediff.py     what changed between two versions of a module, statement by statement
+    modupdate.py    apply that difference to the loaded module in place, as one transaction
+    oversight.py    live code that runs long: "still running" notices, interrupts
+    threadfaults.py exceptions that end threads live files started, reported as their events
+    targets.py      where a replace() target lives and how to set it
+    inplace.py      patch a function object in place, so every alias sees the new code
+    registry.py     who replaced what; undo and restore, nothing lost
+    events.py       one typed record per reload, capped, and the reporter that logs and publishes it
+    reloader.py     the worker thread: a small loop over the parts above
+    timings.py      how long the parts wait (shortened by tests)
+    hooks.py        what a host lends the engine (busy?, its callbacks, script modules, page assets)
+    server.py       the page's routes: status and the event stream (stream.py: its transport)
+    ui.py           the "Hot Reload" tab
+    host.py         the only module that touches the webui (`modules.*`)
+    demo.py         the page without a webui: `python -m hotreload_lib demo`
 
 Live files use the API below: `from hotreload_lib import replace, original`.
 """

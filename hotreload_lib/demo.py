@@ -22,7 +22,8 @@ from typing import Any
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse
 
-from .server import Feed, add_routes, server_closing
+from .server import Feed, add_routes
+from .stream import GradioServer
 from .ui import build_panel
 
 PACKAGE_DIR = Path(__file__).parent
@@ -180,7 +181,7 @@ class DemoPage:
         )
         _add_webui_middleware(app)
         _add_asset_routes(app)
-        add_routes(app, self.feed, closing=server_closing(self.demo))
+        add_routes(app, self.feed, server=GradioServer(self.demo))
         self.app = app
         self.url = f"http://{self.host}:{self.port}/"
         return self.url

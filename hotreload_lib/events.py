@@ -1,23 +1,72 @@
 """Reload events as data: one typed record that the log line, the JSON CLI, the event stream and
 the page all render. A plain dataclass, so it serialises the same beside pydantic 1, pydantic 2 or
 no pydantic at all.
+
+Every event is small: the log caps each of its fields as it publishes it (a live file that raises
+`ValueError("x" * 20_000_000)` must not make a 60 MB event that every page, the history and
+/hot-reload/status carry). The console line, made from the fields before that, shows up to
+CONSOLE_LINE_LIMIT characters of the message.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 log = logging.getLogger("hot_reload")
 Outcome = Literal["ok", "updated", "error", "removed", "running", "deferred", "info"]
 HISTORY_SIZE = 500
+FIELD_LIMIT = 4_096  # characters of one text field of an event: a message, a note, a name
+TRACEBACK_LIMIT = 16_384  # a traceback keeps its start (the live file's frames) and its end (the error)
+ITEMS_LIMIT = 50  # entries of one list field (replaced, restored, notes); a note says how many more
+CONSOLE_LINE_LIMIT = 65_536
+
+
+@cache
+def _console_escapes() -> dict[int, str]:
+    """What the console shows escaped: C0 and C1 control characters and DEL (a file name or a
+    message holding ESC[2J must not clear the user's terminal, nor a newline forge a line of its
+    own), the Unicode line breaks, and the bidirectional overrides that make text read otherwise."""
+    escapes = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+    escapes.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+    unicode = [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    escapes.update({code: f"\\u{code:04x}" for code in unicode})
+    return escapes
+
+
+def size_in_bytes(text: str) -> int:
+    # isascii() is O(1) on CPython: a huge ASCII message is not encoded just to be measured.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def capped(text: str, limit: int = FIELD_LIMIT, *, keep_end: bool = False) -> str:
+    """`text` when it has at most `limit` characters; else its start (and with `keep_end`, its end)
+    around a marker saying how big it was."""
+    if len(text) <= limit:
+        return text
+    marker = f"… (truncated, {size_in_bytes(text):,} bytes)"
+    if keep_end:
+        tail = limit // 3
+        return f"{text[:limit - tail]}\n{marker} …\n{text[-tail:]}"
+    return text[:limit] + marker
+
+
+def console_line(text: str, limit: int = CONSOLE_LINE_LIMIT) -> str:
+    """`text` fit for one console line: control characters escaped (ESC as \\x1b), at most `limit`
+    characters, the rest replaced by a marker."""
+    shown = text[:limit].translate(_console_escapes())
+    if len(text) <= limit and len(shown) <= limit:
+        return shown
+    return shown[:limit] + f"… (truncated, {size_in_bytes(text):,} bytes)"
 
 
 @dataclass(frozen=True)
@@ -66,13 +115,60 @@ class ReloadEvent:
         data["changed"] = list(self.changed)
         return data
 
+    @cached_property
+    def json_bytes(self) -> bytes:
+        """The event as UTF-8 JSON, made once however many pages and commands send it. A file name
+        that is not UTF-8 on disk holds lone surrogates, which UTF-8 cannot carry: they become JSON
+        escapes (`\\udcff`), since every text of the record stands inside a JSON string."""
+        return json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8", "backslashreplace")
+
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return self.json_bytes.decode("utf-8")
 
     def log_line(self) -> str:
         where = f" ({self.error.file}:{self.error.line})" if self.error and self.error.line else ""
         about = f"{self.file}: " if self.file not in ("", ".") else ""  # "." is the folder itself
-        return f"[Hot Reload] {about}{self.message}{where}"
+        head, tail = console_line(f"[Hot Reload] {about}"), console_line(where)
+        # The message is cut on its own, before it joins the line: a 20 MB one is not copied again.
+        return head + console_line(self.message, max(0, CONSOLE_LINE_LIMIT - len(head) - len(tail))) + tail
+
+
+def _capped_items(items: Iterable[Any], cap: Callable[[Any], Any]) -> tuple[tuple[Any, ...], int]:
+    """The first ITEMS_LIMIT items, each capped, and how many more there were."""
+    items = tuple(items)
+    return tuple(cap(item) for item in items[:ITEMS_LIMIT]), max(0, len(items) - ITEMS_LIMIT)
+
+
+def _capped_value(value: Any) -> Any:
+    return capped(value) if isinstance(value, str) else value
+
+
+def capped_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """An event's fields with every text capped at FIELD_LIMIT (a traceback at TRACEBACK_LIMIT) and
+    every list at ITEMS_LIMIT entries, a note saying how many were left out."""
+    fields = {key: _capped_value(value) for key, value in fields.items()}
+    notes, more_notes = _capped_items(fields.get("notes", ()), _capped_value)
+    left_out = [f"… and {more_notes} more notes"] if more_notes else []
+    if "replaced" in fields:
+        replaced, more = _capped_items(fields["replaced"], lambda item: {k: _capped_value(v) for k, v in item.items()})
+        fields["replaced"] = replaced
+        left_out += [f"… and {more} more replacements (the Hot Reload tab lists them all)"] if more else []
+    if "restored" in fields:
+        restored, more = _capped_items(fields["restored"], _capped_value)
+        fields["restored"] = restored
+        left_out += [f"… and {more} more restored"] if more else []
+    if "changed" in fields:
+        changed, more = _capped_items(fields["changed"], lambda item: {k: _capped_value(v) for k, v in item.items()})
+        fields["changed"] = changed
+        left_out += [f"… and {more} more changes"] if more else []
+    if notes or left_out:
+        fields["notes"] = notes + tuple(left_out)
+    error = fields.get("error")
+    if error is not None:
+        fields["error"] = dataclasses.replace(error, type=capped(error.type), message=capped(error.message),
+                                              file=capped(error.file),
+                                              traceback=capped(error.traceback, TRACEBACK_LIMIT, keep_end=True))
+    return fields
 
 
 @dataclass
@@ -89,9 +185,13 @@ class EventLog:
         self._events = deque(maxlen=self.size)
 
     def publish(self, **fields: Any) -> ReloadEvent:
+        """Record an event, its fields capped (see capped_fields), and wake its readers. Its JSON is
+        made here, on the publisher's thread, so that no reader (the server's event loop) has to."""
+        fields = capped_fields(fields)
         with self._changed:
             self._seq += 1
             event = ReloadEvent(seq=self._seq, time=time.time(), **fields)
+            event.json_bytes  # noqa: B018 - made now, once, on the publishing thread (not the server loop)
             self._events.append(event)
             self._changed.notify_all()
             listeners = list(self._listeners)
@@ -107,10 +207,22 @@ class EventLog:
         with self._changed:
             return self._seq
 
+    @property
+    def published(self) -> int:
+        """How many events were published, read without the lock (one int: it is current or one
+        behind a publish under way): the cheap way to tell that a copy of the history is current."""
+        return self._seq
+
     def since(self, seq: int) -> list[ReloadEvent]:
-        """Events after `seq` still in memory (the oldest may have been dropped)."""
+        """Events after `seq` still in memory (the oldest may have been dropped). Seqs in the
+        history follow each other, so the first one wanted is found by subtraction, not by a scan."""
         with self._changed:
-            return [event for event in self._events if event.seq > seq]
+            return self._after(seq)
+
+    def _after(self, seq: int) -> list[ReloadEvent]:
+        if not self._events:
+            return []
+        return list(itertools.islice(self._events, max(0, seq + 1 - self._events[0].seq), None))
 
     def recent(self, count: int) -> list[ReloadEvent]:
         with self._changed:
@@ -120,7 +232,7 @@ class EventLog:
         """Block until an event newer than `seq` exists, or `timeout` passes."""
         with self._changed:
             self._changed.wait_for(lambda: self._seq > seq, timeout=timeout)
-            return [event for event in self._events if event.seq > seq]
+            return self._after(seq)
 
     def subscribe(self, listener: Callable[[ReloadEvent], None]) -> Callable[[], None]:
         with self._changed:

@@ -17,7 +17,8 @@ from typing import Any
 
 from .hooks import HostHooks
 from .reloader import ensure_started, get_reloader, shutdown
-from .server import Feed, add_routes, process_feed, server_closing
+from .server import Feed, add_routes, process_feed
+from .stream import GradioServer
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
@@ -311,8 +312,8 @@ def _sdnext_route_registrar() -> Callable[..., Any] | None:
 
 def add_page_routes(demo: Any, app: Any) -> None:
     """The page's event stream and status, on each new app (each "Reload UI" makes one)."""
-    closing = server_closing(demo) if demo is not None else (lambda: False)
-    add_routes(app, feed(), closing=closing, add_route=_sdnext_route_registrar())
+    server = GradioServer(demo) if demo is not None else None
+    add_routes(app, feed(), server=server, add_route=_sdnext_route_registrar())
 
 
 def start_watching() -> None:

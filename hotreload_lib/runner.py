@@ -192,7 +192,7 @@ class LiveCall:
     what: str  # "the file" or "teardown()"
     started: float  # time.monotonic()
     thread_id: int
-    caller: types.FrameType  # the frame in this module that called into the live code
+    caller: types.FrameType | None  # the frame in this module that called into the live code, while it runs
     stamp: Stamp | None  # of the file's version this call belongs to: another one on disk supersedes it
     interrupt_reason: str = ""
 
@@ -218,6 +218,9 @@ class LiveCalls:
                 if self.current is call:
                     self.current = None
                 self.changed.notify_all()
+            # That frame holds this call: kept, the pair would keep every frame below it alive until
+            # a garbage collection, with their locals (a failed run's 20 MB error message and all).
+            call.caller = None
 
     def interrupt(self, call: LiveCall, reason: str) -> bool:
         """Raise RunInterrupted inside `call` if the live file's own code runs now; False when it

@@ -1,52 +1,44 @@
 """The page's window on the reloader: two read-only routes on the webui's own FastAPI app.
 
-    GET ./hot-reload/events   Server-Sent Events: one `reload` message per ReloadEvent, id = its seq
+    GET ./hot-reload/events   Server-Sent Events: a `hello`, then one `reload` message per
+                              ReloadEvent (id = its seq), a `gap` for events it cannot send
     GET ./hot-reload/status   JSON: the live folder, watch mode, active replacements, recent events
 
 Resuming: a page that reconnects sends `Last-Event-ID` (EventSource does it by itself) or `?since=N`
 and gets every event after N, once. A page that connects fresh gets only a `hello` (whose id is the
 newest seq) and then what happens from now on: old history is not replayed as toasts. A seq beyond
 the newest means the webui process was restarted (seqs start again at 1): the page then gets this
-process's events from the start, which are exactly the ones it missed.
+process's events from the start, which are exactly the ones it missed. Events that left the history
+before the page got them are named by a `gap` message (and `dropped` in the hello). How the stream
+keeps a slow or stuck client from holding the server: stream.py.
 
-Neither route runs code or reads a file; with gradio auth on the app both want the login cookie.
+Neither route runs code or reads a file; with gradio auth on the app both want the login cookie, and
+both refuse requests made by another site's page (gradio answers CORS `*`, so without auth any site
+open in the user's browser could otherwise read them).
 Host-agnostic: host.py says where to add them (A1111/Forge: `app.add_api_route`; SD.Next: its API).
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
-import json
-import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse
 
-from .events import EventLog, ReloadEvent
+from .events import EventLog
 from .registry import PatchRegistry, get_registry
 from .reloader import Reloader, get_events, get_reloader
+from .stream import HEARTBEAT_SECONDS, WRITE_TIMEOUT_SECONDS, EventStreamResponse, ServerView, StreamHub
 
 EVENTS_PATH = "/hot-reload/events"
 STATUS_PATH = "/hot-reload/status"
-HEARTBEAT_SECONDS = 15.0
-# How often an idle stream checks that the server is not shutting down. The webui's "Reload UI"
-# closes the server, which waits for every open response to finish: a stream that never ended
-# would hang it.
-CLOSING_CHECK_SECONDS = 1.0
-RECONNECT_MS = 2000
 RECENT_EVENTS = 50
-STREAM_HEADERS = {
-    "Cache-Control": "no-cache",
-    # nginx and similar proxies would otherwise buffer the stream.
-    "X-Accel-Buffering": "no",
-    # The webui adds GZipMiddleware, which buffers a streamed body inside the compressor until it
-    # ends (Starlette before 0.41); a response that already names its encoding is passed through.
-    "Content-Encoding": "identity",
-}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 AddRoute = Callable[..., Any]
 
@@ -68,22 +60,6 @@ def process_feed(problem: Callable[[], str] = lambda: "") -> Feed:
     return Feed(get_events(), get_registry(), get_reloader, problem)
 
 
-def never_closing() -> bool:
-    return False
-
-
-def server_closing(demo: Any) -> Callable[[], bool]:
-    """Whether gradio is closing the server of `demo` (3.x and 4.x: `demo.server.should_exit`),
-    without keeping the demo alive: the webui makes a new one on each "Reload UI"."""
-    demo_ref = weakref.ref(demo)
-
-    def closing() -> bool:
-        current = demo_ref()
-        return current is None or bool(getattr(getattr(current, "server", None), "should_exit", False))
-
-    return closing
-
-
 # -- status -----------------------------------------------------------------------------------
 def owner_file(owner: str, folder: Path | None) -> str:
     """A replacement's owner as the page shows it: the live file relative to the folder."""
@@ -95,22 +71,29 @@ def owner_file(owner: str, folder: Path | None) -> str:
     return owner
 
 
-def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
+def greeting(feed: Feed) -> dict[str, Any]:
+    """The live folder, the watch mode and why, and what keeps hot reload from running: what a
+    page is told when it connects. O(1): every connection asks, on the server's event loop."""
     reloader = feed.reloader()
     problem = feed.problem()
-    if reloader is not None:
-        state = reloader.status()
-    else:
-        state = {"folder": None, "running": False, "mode": "off", "mode_reason": problem or "hot reload is off",
-                 "files": {}, "failing": [], "pending": 0, "waiting": [],
-                 "tracked": []}
-    if not problem and state["mode"] == "inactive":
-        problem = state["mode_reason"]
+    if reloader is None:
+        return {"folder": None, "mode": "off", "mode_reason": problem or "hot reload is off", "problem": problem}
+    mode, reason = reloader.mode, reloader.mode_reason
+    return {"folder": str(reloader.folder), "mode": mode, "mode_reason": reason,
+            "problem": problem or (reason if mode == "inactive" else "")}
+
+
+def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
+    """Everything the Hot Reload tab shows: O(live files + replacements), so the route computes it
+    off the event loop."""
+    reloader = feed.reloader()
+    state = reloader.status() if reloader is not None else {
+        "running": False, "files": {}, "failing": [], "pending": 0, "waiting": [], "tracked": []}
     folder = reloader.folder if reloader is not None else None
     active = [{**row, "owner_file": owner_file(row["owner"], folder)} for row in feed.registry.active()]
     return {
         **state,
-        "problem": problem,
+        **greeting(feed),
         "active": active,
         "last_seq": feed.events.last_seq,
         "recent": [event.to_dict() for event in feed.events.recent(recent)],
@@ -144,8 +127,46 @@ async def logged_in(app: Any, request: Request) -> bool:
     return False
 
 
-async def _refuse_without_login(request: Request) -> JSONResponse | None:
-    """None when the request may proceed, else the 401 response."""
+# -- cross-site requests --------------------------------------------------------------------------
+def _host_and_port(netloc: str, scheme: str) -> tuple[str, int] | None:
+    """(host, port) of `netloc`, the port of `scheme` when it names none; None when it is no address."""
+    parts = urlsplit("//" + netloc)
+    try:
+        port = parts.port
+    except ValueError:  # not a number
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname, port if port is not None else DEFAULT_PORTS[scheme]
+
+
+def cross_site(request: Request) -> str:
+    """Why the request comes from another site's page, or "" when it does not. A browser names the
+    page that made a request in `Origin` (on every cross-origin fetch and EventSource) and tells
+    `Sec-Fetch-Site`; a same-origin GET, a typed address, curl or a script send neither, or say so.
+    The Host is compared with the origin's scheme's default port: behind a TLS proxy the page is
+    https while the webui itself is plain http."""
+    if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return "the browser says it comes from another site (Sec-Fetch-Site: cross-site)"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return ""
+    host = request.headers.get("host", "")
+    page = urlsplit(origin)
+    scheme = page.scheme.lower()
+    if scheme in DEFAULT_PORTS:
+        address = _host_and_port(page.netloc, scheme)
+        if address is not None and address == _host_and_port(host, scheme):
+            return ""
+    return f"it comes from a page of {origin[:200]}, not of this server ({host[:200]})"
+
+
+async def _refusal(request: Request) -> JSONResponse | None:
+    """None when the request may proceed, else the 403 (another site's page) or 401 response."""
+    why = cross_site(request)
+    if why:
+        return JSONResponse({"detail": f"Cross-site request refused: {why}. The hot reload routes answer "
+                                       "only the webui's own page."}, status_code=403)
     app = request.app
     if not login_required(app) or await logged_in(app, request):
         return None
@@ -153,15 +174,6 @@ async def _refuse_without_login(request: Request) -> JSONResponse | None:
 
 
 # -- the event stream -------------------------------------------------------------------------
-def sse_message(data: dict[str, Any], *, event: str, id: int | None = None) -> str:
-    lines = [f"event: {event}"]
-    if id is not None:
-        lines.append(f"id: {id}")
-    # json.dumps never emits a raw newline, so the data is always one line.
-    lines.append("data: " + json.dumps(data, ensure_ascii=False))
-    return "\n".join(lines) + "\n\n"
-
-
 def resume_point(last_event_id: str | None, since: str | None, newest: int) -> int:
     """The seq after which this connection's events start (see the module docstring)."""
     for value in (last_event_id, since):
@@ -175,80 +187,38 @@ def resume_point(last_event_id: str | None, since: str | None, newest: int) -> i
     return newest
 
 
-async def event_stream(events: EventLog, start: int, greeting: dict[str, Any] | None = None, *,
-                       closing: Callable[[], bool] = never_closing,
-                       heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[str]:
-    """The SSE body. Waits on the event loop (woken by the log's publish, from the reloader's
-    thread), so an idle stream holds no thread. Ends when the server shuts down; the host ends it
-    (cancels it) when the client goes away."""
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-
-    def on_publish(_event: ReloadEvent) -> None:
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # the server's loop is closed: this stream is over anyway
-            pass
-
-    unsubscribe = events.subscribe(on_publish)
-    try:
-        missed = events.since(start)
-        dropped = bool(missed) and missed[0].seq > start + 1
-        hello = {**(greeting or {}), "start": start, "last_seq": events.last_seq, "dropped": dropped}
-        yield f"retry: {RECONNECT_MS}\n" + sse_message(hello, event="hello", id=start)
-        seq, quiet_since = start, loop.time()
-        while True:
-            wake.clear()
-            for event in events.since(seq):
-                seq = event.seq
-                quiet_since = loop.time()
-                yield sse_message(event.to_dict(), event="reload", id=event.seq)
-            if closing():
-                return
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=min(CLOSING_CHECK_SECONDS, heartbeat))
-            except asyncio.TimeoutError:
-                pass
-            if loop.time() - quiet_since >= heartbeat:
-                quiet_since = loop.time()
-                yield ": keep-alive\n\n"
-    finally:
-        unsubscribe()
-
-
 # -- the routes -------------------------------------------------------------------------------
 def has_routes(app: Any) -> bool:
     return any(getattr(route, "path", None) == EVENTS_PATH for route in getattr(app, "routes", []))
 
 
-def add_routes(app: Any, feed: Feed, *, closing: Callable[[], bool] = never_closing,
-               add_route: AddRoute | None = None, heartbeat: float = HEARTBEAT_SECONDS) -> bool:
+def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_route: AddRoute | None = None,
+               heartbeat: float = HEARTBEAT_SECONDS, write_timeout: float = WRITE_TIMEOUT_SECONDS) -> bool:
     """Add the two routes to `app` unless it has them; True when they were added.
 
     `add_route(path, endpoint, methods=[...])` registers a route (default: `app.add_api_route`;
-    SD.Next's API registrar adds its subpath copy and auth). `closing()` says that the server is
-    shutting down, so open streams end and let it.
+    SD.Next's API registrar adds its subpath copy and auth). `server` is the server that serves
+    `app` (stream.GradioServer for the webui's): through it, open streams end when it shuts down and
+    a client that does not read is cut off.
     """
     if has_routes(app):
         return False
     register = add_route or app.add_api_route
+    hub = StreamHub(feed.events, server or ServerView(), heartbeat=heartbeat, write_timeout=write_timeout)
 
     async def hot_reload_events(request: Request) -> Any:
-        refused = await _refuse_without_login(request)
+        refused = await _refusal(request)
         if refused is not None:
             return refused
         start = resume_point(request.headers.get("last-event-id"), request.query_params.get("since"),
                              feed.events.last_seq)
-        state = status(feed, recent=0)
-        greeting = {key: state[key] for key in ("folder", "mode", "mode_reason", "problem")}
-        body = event_stream(feed.events, start, greeting, closing=closing, heartbeat=heartbeat)
-        return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
+        return EventStreamResponse(hub, start, greeting(feed))
 
     async def hot_reload_status(request: Request) -> Any:
-        refused = await _refuse_without_login(request)
+        refused = await _refusal(request)
         if refused is not None:
             return refused
-        return JSONResponse(status(feed))
+        return await run_in_threadpool(lambda: JSONResponse(status(feed)))
 
     register(EVENTS_PATH, hot_reload_events, methods=["GET"], include_in_schema=False)
     register(STATUS_PATH, hot_reload_status, methods=["GET"], include_in_schema=False)

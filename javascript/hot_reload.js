@@ -1,7 +1,9 @@
 // sd-webui-hot-reload: a toast on the webui page for every reload, error and restore.
 // One global, hotReload; nothing runs at load but the registration with the host's page callbacks.
 // Events come from the server's ./hot-reload/events stream (Server-Sent Events, one JSON record per
-// reload: the schema in the README). Every text from the server is inserted as text, never as HTML.
+// reload: the schema in the README). Events the stream could not deliver come as one `gap`
+// message: the page says so once and catches up from ./hot-reload/status. Every text from the
+// server is inserted as text, never as HTML.
 var hotReload = {
     maxVisible: 5,
     defaultSeconds: 6,
@@ -42,9 +44,12 @@ var hotReload = {
     },
 
     url: function(name) {
-        var base = hotReload.isSdNext() ? window.subpath + "/hot-reload/" : "./hot-reload/";
+        return (hotReload.isSdNext() ? window.subpath + "/hot-reload/" : "./hot-reload/") + name;
+    },
+
+    eventsUrl: function() {
         var query = hotReload.lastSeq === null ? "" : "?since=" + encodeURIComponent(hotReload.lastSeq);
-        return base + name + query;
+        return hotReload.url("events") + query;
     },
 
     connect: function() {
@@ -53,12 +58,15 @@ var hotReload = {
             hotReload.readWithFetch();
             return;
         }
-        var source = new EventSource(hotReload.url("events"));
+        var source = new EventSource(hotReload.eventsUrl());
         source.addEventListener("hello", function(message) {
             hotReload.onHello(hotReload.parse(message.data));
         });
         source.addEventListener("reload", function(message) {
             hotReload.onReload(hotReload.parse(message.data));
+        });
+        source.addEventListener("gap", function(message) {
+            hotReload.onGap(hotReload.parse(message.data));
         });
         source.onerror = function() {
             // A dropped connection is retried by EventSource itself (with Last-Event-ID); a refused
@@ -80,7 +88,7 @@ var hotReload = {
     readWithFetch: function() {
         var buffer = "";
         var decoder = new TextDecoder();
-        window.authFetch(hotReload.url("events"), {headers: {Accept: "text/event-stream"}}).then(function(response) {
+        window.authFetch(hotReload.eventsUrl(), {headers: {Accept: "text/event-stream"}}).then(function(response) {
             if (!response || !response.ok || !response.body) throw new Error("event stream refused");
             var reader = response.body.getReader();
             var pump = function() {
@@ -110,6 +118,7 @@ var hotReload = {
         var record = hotReload.parse(data.join("\n"));
         if (kind === "hello") hotReload.onHello(record);
         else if (kind === "reload") hotReload.onReload(record);
+        else if (kind === "gap") hotReload.onGap(record);
     },
 
     parse: function(text) {
@@ -129,9 +138,49 @@ var hotReload = {
             hotReload.problemsShown[hello.problem] = true;
             hotReload.show({kind: "error", title: "Hot reload is not running", lines: [hello.problem]});
         }
-        if (hello.dropped) {
-            hotReload.show({kind: "info", title: "Hot reload", lines: ["Some older events were missed while the page was disconnected."]});
+        if (hello.dropped) hotReload.missed(); // the gap message that follows names the range
+    },
+
+    // Events `from`..`to` left the server's history before this page got them.
+    onGap: function(gap) {
+        if (!gap || typeof gap.to !== "number") return;
+        if (hotReload.lastSeq === null || gap.to > hotReload.lastSeq) hotReload.lastSeq = gap.to;
+        hotReload.missed();
+    },
+
+    // One notice however many gaps (a hello with `dropped` and its gap message are one), and the
+    // page catches up: a missed event may have settled an error or a "still running" toast.
+    missed: function() {
+        if (!hotReload.container().querySelector(".hot-reload-missed")) {
+            var notice = hotReload.show({kind: "info", title: "Hot reload",
+                lines: ["Some events were missed \u2014 see the Hot Reload tab."]});
+            notice.classList.add("hot-reload-missed");
         }
+        hotReload.resync();
+        hotReload.refreshPanelSoon();
+    },
+
+    resync: function() {
+        var url = hotReload.url("status");
+        var asked = hotReload.isSdNext() ? window.authFetch(url) : fetch(url, {credentials: "same-origin"});
+        asked.then(function(response) {
+            if (!response || !response.ok) throw new Error("status refused");
+            return response.json();
+        }).then(function(state) {
+            if (!state || typeof state.last_seq !== "number") return;
+            var files = state.files || {};
+            var shown = hotReload.container().querySelectorAll(".hot-reload-error, .hot-reload-running");
+            Array.prototype.forEach.call(shown, function(node) {
+                // A toast of an event newer than this status tells more than it does; a run still
+                // going on says so again; an error stays while its file still fails.
+                if (!node.hotReloadFile || node.hotReloadSeq > state.last_seq) return;
+                if (node.classList.contains("hot-reload-running") || files[node.hotReloadFile] !== "error") {
+                    hotReload.dismiss(node);
+                }
+            });
+        }).catch(function() {
+            // Not reachable now (a restart, a refusal): the toasts stay as they are.
+        });
     },
 
     onReload: function(event) {
@@ -172,6 +221,7 @@ var hotReload = {
             hotReload.show({
                 kind: "error",
                 file: file,
+                seq: event.seq,
                 title: file ? "Error in " + file : "Hot reload error",
                 lines: lines,
                 notes: event.notes,
@@ -191,7 +241,8 @@ var hotReload = {
         } else if (event.outcome === "running") {
             // One per file, replaced by each newer notice, until the run ends (ok, error, removed).
             hotReload.resolve(file, ".hot-reload-running");
-            hotReload.show({kind: "running", file: file, title: "Still running: " + file, lines: [event.message]});
+            hotReload.show({kind: "running", file: file, seq: event.seq, title: "Still running: " + file,
+                lines: [event.message]});
         } else {
             var about = file && file !== "." ? file : "Hot reload"; // "." is the live folder itself
             hotReload.show({kind: "info", file: file, title: about, lines: [event.message], notes: event.notes});
@@ -222,6 +273,7 @@ var hotReload = {
         var node = hotReload.element("div", "hot-reload-toast hot-reload-" + toast.kind);
         node.setAttribute("role", toast.kind === "error" ? "alert" : "status");
         node.hotReloadFile = toast.file || "";
+        node.hotReloadSeq = toast.seq || 0;
 
         var head = hotReload.element("div", "hot-reload-toast-head");
         head.appendChild(hotReload.element("span", "hot-reload-toast-title", toast.title));
@@ -287,10 +339,12 @@ var hotReload = {
         });
     },
 
-    // At most maxVisible: the oldest short-lived toasts go first, errors only when all are errors.
+    // At most maxVisible: the oldest short-lived toasts go first, errors (and the notice of missed
+    // events, which a burst of catching up would push out at once) only when nothing else is left.
     trim: function(box) {
         while (box.children.length > hotReload.maxVisible) {
-            var oldest = box.querySelector(".hot-reload-toast:not(.hot-reload-error)") || box.firstElementChild;
+            var oldest = box.querySelector(".hot-reload-toast:not(.hot-reload-error):not(.hot-reload-missed)") ||
+                box.firstElementChild;
             hotReload.dismiss(oldest);
         }
     },

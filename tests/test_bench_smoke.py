@@ -29,7 +29,7 @@ def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) ->
     results, _ = quick_run
     assert results["schema"] == 1
     assert results["errors"] == {}
-    assert {"latency", "rest", "scale", "toast", "targets", "duration_s", "config"} <= set(results)
+    assert {"latency", "rest", "scale", "toast", "stream", "targets", "duration_s", "config"} <= set(results)
     assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
 
 
@@ -71,10 +71,20 @@ def test_toast_part_ran_or_says_why_not(quick_run: tuple[dict, str]) -> None:
         assert toast["reason"]
 
 
+def test_the_stream_storms_report_their_figures(quick_run: tuple[dict, str]) -> None:
+    results, stdout = quick_run
+    storm, reconnect = results["stream"]["save_storm"], results["stream"]["reconnect_storm"]
+    assert storm["status"] == reconnect["status"] == "ok", results["stream"]
+    assert storm["every_stream_got_every_event"] and STATS <= set(storm["route"]["/app_id"])
+    assert {"/app_id", "/config"} <= set(reconnect["route"]) and reconnect["connections_made"] >= 1
+    assert {"warnings", "connections_held_after"} <= set(reconnect)
+    assert "Event stream, " in stdout and "Reconnect storm, " in stdout
+
+
 def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
     results, stdout = quick_run
     assert [t["target"].split(" ≤ ")[0].split(" ≥ ")[0] for t in results["targets"]] == [t.name for t in TARGETS]
     for target in results["targets"]:
         assert {"target", "measured", "unit", "met"} <= set(target)
-    assert "| subject | save | load |" in stdout and "Targets (issue 7):" in stdout
+    assert "| subject | save | load |" in stdout and "Targets (issues 7 and 13):" in stdout
     assert "n/a (not implemented)" in stdout

@@ -17,6 +17,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from hotreload_lib.demo import DemoPage
+from hotreload_lib.events import EventLog
+from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.reloader import Reloader
 from hotreload_lib.server import add_routes
 from tests.conftest import EventWatcher, feed_of, write
 
@@ -181,6 +184,41 @@ def test_an_event_missed_while_the_stream_was_down_shows_exactly_once(
     wait_toast(page, ".hot-reload-success", "Reloaded after.py")
     titles = [text.splitlines()[0] for text in toasts(page)]
     assert titles == ["Reloaded before.py", "Reloaded while_down.py", "Reloaded after.py"]
+
+
+def test_events_missed_beyond_the_history_show_one_notice_and_the_page_catches_up(
+        live_dir: Path, registry: PatchRegistry, serve_page: Callable[..., DemoPage],
+        open_page: Callable[..., Any]) -> None:
+    """Twice the stream is down while more events happen than the server keeps (5 here): each
+    reconnection says so twice (the hello's `dropped` and a `gap` message), and the page shows one
+    notice in all. The error toast of a file fixed meanwhile goes (the page asked the status);
+    that of a file still failing stays."""
+    reloader = Reloader(live_dir, EventLog(size=5), registry)
+    reloader.start()
+    try:
+        watcher = EventWatcher(reloader.events)
+        demo = serve_page(feed_of(reloader))
+        page = open_page(demo.url)
+        write(live_dir / "fixed_meanwhile.py", "1 / 0\n")
+        write(live_dir / "still_broken.py", "1 / 0\n")
+        wait_toast(page, ".hot-reload-error", "Error in fixed_meanwhile.py")
+        wait_toast(page, ".hot-reload-error", "Error in still_broken.py")
+        for outage in range(2):
+            demo.close()
+            if outage == 0:
+                write(live_dir / "fixed_meanwhile.py", "x = 1\n")
+                watcher.file("fixed_meanwhile.py", "ok")
+            for number in range(8):
+                write(live_dir / f"while_down_{outage}_{number}.py", "x = 1\n")
+                watcher.file(f"while_down_{outage}_{number}.py", "ok")
+            demo.launch()  # the page reconnects by itself
+            wait_toast(page, ".hot-reload-success", f"Reloaded while_down_{outage}_7.py")
+        expect(page.locator("#hot-reload-toasts .hot-reload-error", has_text="fixed_meanwhile.py")).to_have_count(0)
+        notices = toasts(page, ".hot-reload-missed")
+        assert len(notices) == 1 and notices[0].endswith("Some events were missed — see the Hot Reload tab."), notices
+        assert [text.splitlines()[0] for text in toasts(page, ".hot-reload-error")] == ["Error in still_broken.py"]
+    finally:
+        reloader.stop()
 
 
 def test_success_toasts_can_be_switched_off_errors_still_show(

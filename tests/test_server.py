@@ -1,9 +1,11 @@
 """The event stream and status routes, over real HTTP: the demo page's gradio 3.41 server (built
-like the webui's, GZip middleware included) on 127.0.0.1, read with httpx."""
+like the webui's, GZip middleware included) on 127.0.0.1, read with httpx, and by clients on raw
+sockets where a hostile or slow one is wanted."""
 from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,15 +23,16 @@ from hotreload_lib.demo import REPO_ROOT, DemoPage, free_port
 from hotreload_lib.events import EventLog
 from hotreload_lib.registry import PatchRegistry
 from hotreload_lib.server import EVENTS_PATH, STATUS_PATH, Feed, add_routes, resume_point
+from hotreload_lib.stream import GradioServer
 from tests.conftest import feed_of, write
 
 ServePage = Callable[..., DemoPage]
 PATCH_POSIXPATH = "import posixpath\nfrom hotreload_lib import replace\nreplace(posixpath, 'basename', lambda p: 'x')\n"
 
 
-def publish(events: EventLog, count: int) -> None:
+def publish(events: EventLog, count: int, message: str = "reloaded") -> None:
     for number in range(count):
-        events.publish(file=f"f{number}.py", path=f"/live/f{number}.py", outcome="ok", message="reloaded")
+        events.publish(file=f"f{number}.py", path=f"/live/f{number}.py", outcome="ok", message=message)
 
 
 class Stream:
@@ -64,6 +67,108 @@ class Stream:
     def close(self) -> None:
         self.response.close()
         self.client.close()
+
+
+class RawClient:
+    """An event stream client on a bare socket with a small receive buffer, for what httpx would
+    not do: never read, or read in fits. It decodes the chunked body and keeps the complete
+    messages; a connection the server cut off ends in the middle of one, which is dropped."""
+
+    def __init__(self, port: int, path: str, *headers: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(30)
+        self.sock.connect(("127.0.0.1", port))
+        request = "\r\n".join([f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *headers]) + "\r\n\r\n"
+        self.sock.sendall(request.encode())
+        self.address = self.sock.getsockname()
+        self.messages: list[dict[str, Any]] = []
+        self.closed = False  # the server closed the connection
+        self._raw = b""
+        self._body = b""
+        self._in_body = False
+
+    def read(self, size: int = 65536) -> None:
+        data = self.sock.recv(size)
+        if not data:
+            self.closed = True
+        self._raw += data
+        if not self._in_body and b"\r\n\r\n" in self._raw:
+            head, self._raw = self._raw.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower(), head
+            self._in_body = True
+        while self._in_body and b"\r\n" in self._raw:
+            size_line, rest = self._raw.split(b"\r\n", 1)
+            chunk = int(size_line, 16)
+            if len(rest) < chunk + 2:
+                break
+            self._body += rest[:chunk]
+            self._raw = rest[chunk + 2:]
+        *blocks, self._body = self._body.split(b"\n\n")
+        for block in blocks:
+            fields = dict(line.split(": ", 1) for line in block.decode().split("\n") if ": " in line)
+            if "data" in fields:
+                fields["data"] = json.loads(fields["data"])
+            self.messages.append(fields)
+
+    def read_until_closed(self) -> None:
+        while not self.closed:
+            self.read()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def server_connection(page: DemoPage, client: RawClient) -> Any:
+    """uvicorn's connection of `client` on the page's server, or None once the server dropped it."""
+    connections = page.demo.server.server_state.connections
+    return next((c for c in list(connections) if tuple(c.client) == client.address), None)
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+def fill_until_stuck(page: DemoPage, events: EventLog, client: RawClient) -> None:
+    """Publish 4 KB events until the server's sends to `client` wait for it to read: its socket
+    and uvicorn's buffer are full (a few MB)."""
+    wait_for(lambda: len(events._listeners) > 0, "the stream opened")
+    for _ in range(1000):
+        connection = server_connection(page, client)
+        if connection is not None and connection.flow.write_paused:
+            return
+        publish(events, 50, "m" * 4000)
+        time.sleep(0.01)
+    raise AssertionError("the server never waited for the client: was every byte taken?")
+
+
+def trickle_until_cut_off(page: DemoPage, client: RawClient) -> None:
+    """Read 512 bytes at a time, ~25 KB/s, until the server drops the connection."""
+    wait_for(lambda: server_connection(page, client), "the connection")
+
+    def cut_off() -> bool:
+        client.read(512)
+        return server_connection(page, client) is None
+
+    wait_for(cut_off, "the slow reader cut off")
+
+
+def add_call_next_middleware(app: Any) -> None:
+    """What A1111's --api adds (modules/api/api.py: @app.middleware("http") log_and_time): a
+    BaseHTTPMiddleware, which copies every response through a stream of its own."""
+
+    async def log_and_time(request: Any, call_next: Any) -> Any:
+        return await call_next(request)
+
+    app.middleware("http")(log_and_time)
+    app.middleware_stack = None
+    app.build_middleware_stack()
 
 
 @pytest.fixture
@@ -141,6 +246,8 @@ def test_events_dropped_from_the_history_are_announced(open_stream: Callable[...
     stream = open_stream(page.url + "hot-reload/events?since=1")
     hello = stream.next_event()["data"]
     assert hello["dropped"] is True
+    gap = stream.next_event()
+    assert (gap["event"], gap["id"], gap["data"]) == ("gap", "3", {"from": 2, "to": 3})
     assert [stream.next_event()["data"]["seq"] for _ in range(3)] == [4, 5, 6]
 
 
@@ -185,6 +292,115 @@ def test_closing_the_server_ends_open_streams_so_reload_ui_does_not_hang(
     closer.start()
     closer.join(60)
     assert not closer.is_alive(), "gradio's close() waited for the event stream forever"
+
+
+@pytest.mark.parametrize("shutdown, api_middleware", [("close", False), ("close", True), ("reload_ui", True)])
+def test_a_client_that_never_reads_does_not_hold_up_shutdown_or_reload_ui(
+        page: DemoPage, events: EventLog, shutdown: str, api_middleware: bool) -> None:
+    """Megabytes wait for a client that keeps its socket open and never reads. gradio's close()
+    (Reload UI, Ctrl+C) waited for it forever; now a second or so. The bound below is a hang
+    check, generous against a loaded machine, not a measurement."""
+    if api_middleware:
+        add_call_next_middleware(page.app)
+    client = RawClient(page.port, EVENTS_PATH)
+    try:
+        fill_until_stuck(page, events, client)
+        closer = threading.Thread(target=getattr(page, shutdown), daemon=True)
+        started = time.monotonic()
+        closer.start()
+        closer.join(5 if shutdown == "close" else 30)
+        assert not closer.is_alive(), f"{shutdown}() still waits for the client that never reads"
+        assert shutdown == "reload_ui" or time.monotonic() - started < 5
+    finally:
+        client.close()
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_the_others_get_every_event(
+        serve_page: ServePage, open_stream: Callable[..., Stream]) -> None:
+    # A history longer than the flood: the reader that keeps up must get every event, however far
+    # behind the shared machine lets it fall while the stuck client's buffers fill.
+    events = EventLog(size=100_000)
+    page = serve_page(Feed(events, PatchRegistry(), lambda: None))
+    reader = open_stream(page.url + "hot-reload/events")
+    reader.next_event()
+    client = RawClient(page.port, EVENTS_PATH)
+    try:
+        fill_until_stuck(page, events, client)
+        wait_for(lambda: server_connection(page, client) is None, "the stuck client cut off")
+        client.read_until_closed()  # what its socket still held, then the end
+        assert client.messages[0]["event"] == "hello"
+        newest = events.last_seq
+        seqs: list[int] = []
+        while not seqs or seqs[-1] < newest:
+            try:
+                message = reader.next_event()
+            except httpx.RemoteProtocolError:
+                # This reader shares the test's process, and so the GIL, with the flood: it may fall
+                # behind enough to be cut off too. Then it resumes, as a page does.
+                resume_at = str(seqs[-1] if seqs else 0)
+                reader = open_stream(page.url + "hot-reload/events", headers={"Last-Event-ID": resume_at})
+                continue
+            if message["event"] == "reload":
+                seqs.append(message["data"]["seq"])
+        assert seqs == list(range(1, newest + 1))
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("history", [100_000, 300])
+def test_a_slow_reader_is_cut_off_and_resumes_without_a_silent_gap(
+        serve_page: ServePage, history: int) -> None:
+    """A reader that takes a trickle, again and again, while events keep coming: each time it is
+    cut off, it reconnects with Last-Event-ID and resumes. Every event reaches it, or (when the
+    history of `history` events moved on meanwhile) a gap message names what it missed."""
+    events = EventLog(size=history)
+    page = serve_page(Feed(events, PatchRegistry(), lambda: None))
+    quick = FastAPI()
+    add_routes(quick, page.feed, server=GradioServer(page.demo), write_timeout=0.3)
+    page.app.mount("/quick", quick)
+    stop = threading.Event()
+
+    def publisher() -> None:
+        while not stop.is_set():
+            publish(events, 20, "m" * 4000)
+            time.sleep(0.005)
+
+    threading.Thread(target=publisher, daemon=True).start()
+    received: list[int] = []
+    gaps: list[tuple[int, int]] = []
+    cuts = 0
+    last_id = "0"
+    try:
+        for _ in range(20):
+            client = RawClient(page.port, "/quick" + EVENTS_PATH, f"Last-Event-ID: {last_id}")
+            try:
+                if cuts < 3:
+                    trickle_until_cut_off(page, client)
+                    cuts += 1
+                else:
+                    stop.set()
+                    time.sleep(0.05)
+                final = events.last_seq
+                while not client.closed and not (received and received[-1] == final and cuts >= 3):
+                    client.read()
+                    for message in client.messages:
+                        if message["event"] == "reload":
+                            received.append(message["data"]["seq"])
+                        elif message["event"] == "gap":
+                            gaps.append((message["data"]["from"], message["data"]["to"]))
+                        last_id = message.get("id", last_id)
+                    client.messages.clear()
+                if stop.is_set():
+                    break
+            finally:
+                client.close()
+    finally:
+        stop.set()
+    assert cuts == 3 and received and received[-1] == events.last_seq
+    delivered = sorted([*received, *(seq for first, last in gaps for seq in range(first, last + 1))])
+    assert delivered == list(range(1, events.last_seq + 1)), "an event was skipped silently, or sent twice"
+    if history > events.last_seq:
+        assert gaps == [], "nothing left the history: every event should have arrived"
 
 
 def test_the_routes_are_added_once_per_app(page: DemoPage) -> None:
@@ -234,6 +450,64 @@ def test_status_says_off_and_why_without_a_reloader(serve_page: ServePage, event
     page = serve_page(Feed(events, PatchRegistry(), lambda: None, lambda: "--hot-reload-dir x: no such folder"))
     state = httpx.get(page.url + "hot-reload/status").json()
     assert (state["mode"], state["running"], state["problem"]) == ("off", False, "--hot-reload-dir x: no such folder")
+
+
+def test_a_huge_error_message_is_capped_in_the_stream_and_in_status(
+        make_reloader: Callable[..., Any], serve_page: ServePage, live_dir: Path,
+        open_stream: Callable[..., Stream]) -> None:
+    """Uncapped, one ValueError('x' * 20_000_000) made a 60 MB message to every page and a 240 MB
+    status after four saves."""
+    reloader, watcher = make_reloader()
+    page = serve_page(feed_of(reloader))
+    stream = open_stream(page.url + "hot-reload/events")
+    stream.next_event()
+    for number in range(4):
+        write(live_dir / "huge.py", f"raise ValueError('x' * 20_000_000)  # {number}\n")
+        watcher.file("huge.py", "error", timeout=30)
+        message = stream.next_event()
+        assert message["event"] == "reload" and len(json.dumps(message["data"])) < 64_000
+        assert "(truncated, 20,000,000 bytes)" in message["data"]["error"]["message"]
+    state = httpx.get(page.url + "hot-reload/status", timeout=30)
+    assert len(state.content) < 4 * 64_000
+    assert [event["outcome"] for event in state.json()["recent"]][-4:] == ["error"] * 4
+
+
+# -- cross-site requests ----------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["hot-reload/status", "hot-reload/events"])
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://localhost:{port}"},  # another origin, though the same machine
+    {"Origin": "http://127.0.0.1:{other_port}"},  # another local server's page
+    {"Origin": "null"},  # a sandboxed frame, a file:// page
+    {"Sec-Fetch-Site": "cross-site"},  # e.g. <img src> or <script src> on another site: no Origin
+], ids=["other-site", "localhost-name", "other-port", "null", "sec-fetch-site"])
+def test_another_sites_page_is_refused(page: DemoPage, path: str, headers: dict[str, str]) -> None:
+    sent = {name: value.format(port=page.port, other_port=page.port + 1) for name, value in headers.items()}
+    response = httpx.get(page.url + path, headers=sent, timeout=30)
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Cross-site request refused: ")
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # curl, a script, a typed address
+    {"Origin": "http://127.0.0.1:{port}"},
+    {"Origin": "HTTP://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"},
+    {"Sec-Fetch-Site": "none"},  # the address typed into the browser
+], ids=["no-origin", "same-origin", "same-origin-fetch", "typed"])
+def test_the_webuis_own_page_and_other_clients_are_served(
+        page: DemoPage, events: EventLog, open_stream: Callable[..., Stream], headers: dict[str, str]) -> None:
+    sent = {name: value.format(port=page.port) for name, value in headers.items()}
+    assert httpx.get(page.url + "hot-reload/status", headers=sent, timeout=30).status_code == 200
+    stream = open_stream(page.url + "hot-reload/events", headers=sent)
+    assert stream.next_event()["event"] == "hello"
+
+
+def test_a_page_behind_a_tls_proxy_is_its_own_origin(page: DemoPage) -> None:
+    """The proxy passes the Host on; the page is https, the webui plain http."""
+    headers = {"Host": "webui.example", "Origin": "https://webui.example"}
+    assert httpx.get(page.url + "hot-reload/status", headers=headers, timeout=30).status_code == 200
+    headers = {"Host": "webui.example", "Origin": "https://webui.example:8443"}
+    assert httpx.get(page.url + "hot-reload/status", headers=headers, timeout=30).status_code == 403
 
 
 # -- gradio auth ----------------------------------------------------------------------------------
