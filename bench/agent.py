@@ -10,6 +10,7 @@ Subjects:
     ours      hotreload_lib's reloader, started as the webui host starts it (reloader.ensure_started)
     ours-cli  the same through `python -m hotreload_lib watch DIR` (its main(), on a thread)
     jurigged  jurigged.watch() on the folder holding the imported target module (its own usage)
+    tracked   ours on that folder as a tracked tree: a save updates the imported module in place
     scan      the 2 s mtime scan baseline (bench.scan_baseline)
     floor     no reload at all: a bare watchdog handler that reads the version from the saved file, the
               earliest any watchdog-based reloader can apply a save
@@ -21,6 +22,7 @@ Reports go to the file descriptor `report_fd` as JSON lines: {"ready": {...}} on
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -107,6 +109,35 @@ class Agent:
         jurigged.watch(pattern=str(self.folder / "*.py"))
         return values
 
+    def start_tracked(self) -> ValueFn:
+        """The folder as a tracked tree, driven the way the reloader drives one: observer ->
+        PendingPaths -> a worker that, per due path, snapshots modules imported since, then updates
+        each module of the file from its new text. This mirrors the reloader's path for a tracked
+        tree; once a Reloader can be started with this folder as a tracked tree, start that
+        instead (as start_ours does), so the row measures the real thing."""
+        values = self._target_values()
+        from hotreload_lib.coalesce import PendingPaths
+        from hotreload_lib.tracked import SourceStore, modules_from_file, read_text
+        from hotreload_lib.watch import start_observer
+
+        store = SourceStore()
+        store.snapshot_loaded(self.folder)
+        pending = PendingPaths()
+
+        def work() -> None:
+            while True:
+                for path in pending.take_due(1.0):
+                    store.snapshot_loaded(self.folder)
+                    for module in modules_from_file(path):
+                        result = store.update(module, read_text(path))
+                        self.events[path][result.status] += 1
+                        if not result.ok:
+                            print(f"update of {path}: {result.reason or result.error}", file=sys.stderr)
+
+        threading.Thread(target=work, name="tracked-worker", daemon=True).start()
+        start_observer(self.folder, pending.add)  # .py files only, as a tracked tree's modules
+        return values
+
     def start_scan(self) -> ValueFn:
         values = self._target_values()
         from bench.scan_baseline import MtimeScanner
@@ -138,6 +169,8 @@ class Agent:
     def run(self) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         subject = self.config["subject"]
+        for name in self.config.get("imports", ()):
+            importlib.import_module(name)
         value: ValueFn = list  # "none" holds nothing
         if subject != "none":
             value = getattr(self, "start_" + subject.replace("-", "_"))()
