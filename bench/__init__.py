@@ -9,5 +9,6 @@ section "Benchmarks".
     rest.py           cost at rest: import times, app-started callback, idle CPU, RSS
     scale.py          a 10 000-file tree, and a storm of 1 000 saves in one second
     toast.py          save -> toast in a real page (headless Chromium on the demo page)
+    update.py         save -> updated in place: a tracked 1000-line module, ours and jurigged; tracking's start cost
     report.py         statistics, targets, the table and results.json
 """

@@ -27,8 +27,9 @@ from .report import check_targets, machine, render
 from .rest import run_rest
 from .scale import run_scale
 from .toast import run_toast
+from .update import run_update
 
-PARTS = ("latency", "rest", "scale", "toast")
+PARTS = ("latency", "rest", "scale", "toast", "update")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 README = REPO_ROOT / "README.md"
 README_BEGIN = "<!-- bench:results:begin (python -m bench --update-readme writes between these lines) -->"
@@ -45,11 +46,12 @@ class Config:
     deep_saves: int = 100
     storm_saves: int = 1_000
     toast_saves: int = 100
+    webui_imports: tuple[str, ...] = ("gradio",)  # loaded first where a full webui process matters (update)
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
-               toast_saves=3)
+               toast_saves=3, webui_imports=())
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -67,6 +69,9 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
         "scale": lambda: run_scale(work / "scale", logs, files=config.tree_files, saves=config.deep_saves,
                                    warmup=config.warmup, storm_saves=config.storm_saves, rng=rng, progress=progress),
         "toast": lambda: run_toast(work / "toast", logs, saves=config.toast_saves, rng=rng, progress=progress),
+        "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
+                                     processes=config.repeats, imports=config.webui_imports, rng=rng,
+                                     progress=progress),
     }
     started = time.monotonic()
     for part in parts:
