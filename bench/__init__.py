@@ -11,5 +11,6 @@ section "Benchmarks".
     toast.py          save -> toast in a real page (headless Chromium on the demo page)
     stream.py         the event stream under load: a plain route's latency while 200 pages take a
                       save storm, and while 100 pages keep reconnecting
+    update.py         save -> updated in place: a tracked 1000-line module, ours and jurigged; tracking's start cost
     report.py         statistics, targets, the table and results.json
 """

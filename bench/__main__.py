@@ -28,8 +28,9 @@ from .rest import run_rest
 from .scale import run_scale
 from .stream import run_stream
 from .toast import run_toast
+from .update import run_update
 
-PARTS = ("latency", "rest", "scale", "toast", "stream")
+PARTS = ("latency", "rest", "scale", "toast", "stream", "update")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 README = REPO_ROOT / "README.md"
 README_BEGIN = "<!-- bench:results:begin (python -m bench --update-readme writes between these lines) -->"
@@ -51,12 +52,13 @@ class Config:
     reconnect_clients: int = 100
     reconnect_files: int = 300
     reconnect_seconds: float = 20.0
+    webui_imports: tuple[str, ...] = ("gradio",)  # loaded first where a full webui process matters (update)
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
                toast_saves=3, stream_clients=10, stream_saves=20, reconnect_clients=10, reconnect_files=20,
-               reconnect_seconds=3.0)
+               reconnect_seconds=3.0, webui_imports=())
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -78,6 +80,9 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
                                      reconnect_clients=config.reconnect_clients,
                                      reconnect_files=config.reconnect_files,
                                      reconnect_seconds=config.reconnect_seconds, rng=rng, progress=progress),
+        "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
+                                     processes=config.repeats, imports=config.webui_imports, rng=rng,
+                                     progress=progress),
     }
     started = time.monotonic()
     for part in parts:

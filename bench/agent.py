@@ -10,6 +10,7 @@ Subjects:
     ours      hotreload_lib's reloader, started as the webui host starts it (reloader.ensure_started)
     ours-cli  the same through `python -m hotreload_lib watch DIR` (its main(), on a thread)
     jurigged  jurigged.watch() on the folder holding the imported target module (its own usage)
+    tracked   ours on that folder as a tracked tree: a save updates the imported module in place
     scan      the 2 s mtime scan baseline (bench.scan_baseline)
     floor     no reload at all: a bare watchdog handler that reads the version from the saved file, the
               earliest any watchdog-based reloader can apply a save
@@ -21,11 +22,13 @@ Reports go to the file descriptor `report_fd` as JSON lines: {"ready": {...}} on
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -107,6 +110,17 @@ class Agent:
         jurigged.watch(pattern=str(self.folder / "*.py"))
         return values
 
+    def start_tracked(self) -> ValueFn:
+        """The folder as a tracked tree of the process's reloader, as --hot-reload-track starts it
+        (with an empty live folder beside it): each save updates the imported module in place."""
+        values = self._target_values()
+        from hotreload_lib.reloader import ensure_started, get_events
+
+        get_events().subscribe(self._count)
+        live = Path(tempfile.mkdtemp(prefix="bench-live-"))
+        ensure_started(live, tracked=[self.folder.resolve()]).wait_until_watching(60)
+        return values
+
     def start_scan(self) -> ValueFn:
         values = self._target_values()
         from bench.scan_baseline import MtimeScanner
@@ -138,6 +152,8 @@ class Agent:
     def run(self) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         subject = self.config["subject"]
+        for name in self.config.get("imports", ()):
+            importlib.import_module(name)
         value: ValueFn = list  # "none" holds nothing
         if subject != "none":
             value = getattr(self, "start_" + subject.replace("-", "_"))()

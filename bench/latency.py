@@ -39,6 +39,7 @@ class Subject:
     timeout: float = 3.0  # a save not applied within this is a miss
     lanes: int = 1
     gap: tuple[float, float] = GAP_RANGE  # pause before a save, after the previous applied (or saved, with lanes)
+    imports: tuple[str, ...] = ()  # what the agent imports first (gradio: a webui-sized sys.modules and heap)
 
 
 OURS = Subject("ours", "ours: live file, in-process", "replace")
@@ -137,7 +138,7 @@ def prepare(root: Path, subject: Subject, live_subdir: str = "") -> Workspace:
     targets.mkdir(parents=True, exist_ok=True)
     target_file = targets / f"{TARGET_MODULE}.py"
     if subject.edits_target:
-        target_file.write_text(target_source([0]), encoding="utf-8")
+        target_file.write_text(live_source(subject.style, 0), encoding="utf-8")
         return Workspace(folder, targets, [target_file])
     target_file.write_text(target_source([ORIGINAL_VALUE] * subject.lanes), encoding="utf-8")
     live_files = [folder / live_subdir / f"patch_{lane}.py" for lane in range(subject.lanes)]
@@ -150,7 +151,8 @@ def start_agent(subject: Subject, workspace: Workspace, logs: Path, *, busy: boo
                 log_name: str = "", **extra: Any) -> AgentProcess:
     config = {"subject": subject.key, "folder": str(workspace.folder), "targets": str(workspace.targets),
               "live_file": str(workspace.live_files[0]), "lanes": len(workspace.live_files),
-              "initial": [0] * len(workspace.live_files), "busy": busy, "poll": poll, **extra}
+              "initial": [0] * len(workspace.live_files), "busy": busy, "poll": poll,
+              "imports": list(subject.imports), **extra}
     name = log_name or f"{subject.key}-{'busy' if busy else 'idle'}"
     return AgentProcess(config, logs / f"agent-{name}.log")
 

@@ -30,11 +30,44 @@ def target_source(versions: list[int]) -> str:
     return f'"""The benchmark\'s target module."""\n{functions}'
 
 
+def tracked_module_source(version: int, helpers: int = 70, classes: int = 7) -> str:
+    """A module of about 1000 lines (with the defaults): helper functions and classes, and in their
+    middle `value_0`, whose body is what a save changes (the edit an update in place applies)."""
+    parts = ['"""A module of the benchmark\'s tracked tree."""\nimport functools\n\nTHRESHOLD = 10\n']
+    parts += [_helper(number) for number in range(helpers // 2)]
+    parts.append(f'def {function_name(0)}():\n    """What the benchmark calls: each save changes this body."""\n'
+                 f"    checked = helper_000([1, 2, 3])\n    return {version} if checked is not None else -3\n")
+    parts += [_helper(number) for number in range(helpers // 2, helpers)]
+    parts += [_shape(number) for number in range(classes)]
+    return "\n\n".join(parts)
+
+
+def _helper(number: int) -> str:
+    return (f"def helper_{number:03d}(items, factor={number + 1}):\n"
+            f'    """Sum the scaled items above the threshold, less their positions ({number})."""\n'
+            "    total = 0\n    for index, item in enumerate(items):\n        if item * factor > THRESHOLD:\n"
+            "            total += item * factor - index\n        else:\n            total -= index\n"
+            "    return total\n")
+
+
+def _shape(number: int) -> str:
+    return (f'class Shape{number}:\n    """A shape with a few kinds of method ({number})."""\n\n'
+            f"    sides = {number % 5 + 3}\n\n    def __init__(self, size):\n        self.size = size\n\n"
+            "    def area(self):\n        return self.size * self.size * self.sides\n\n"
+            "    def perimeter(self):\n        return self.size * self.sides\n\n"
+            f'    @property\n    def label(self):\n        return f"shape {number} of size {{self.size}}"\n\n'
+            "    @classmethod\n    def unit(cls):\n        return cls(1)\n\n"
+            "    @functools.cached_property\n    def diagonal(self):\n        return self.size * 2 ** 0.5\n\n"
+            "    def scaled(self, factor):\n        return type(self)(self.size * factor)\n")
+
+
 def live_source(style: str, version: int, lane: int = 0) -> str:
     """A live file that makes `bench_target.value_<lane>()` return `version`, in the subject's own idiom."""
     name = function_name(lane)
     if style == "module":  # jurigged: the module's own file is edited
         return target_source([version])
+    if style == "tracked-module":  # an update in place (ours, tracked; jurigged): a large module edited
+        return tracked_module_source(version)
     if style == "replace":  # ours: a live file that replace()s the target
         return (
             f"import {TARGET_MODULE}\nfrom hotreload_lib import replace\n\n\n"

@@ -37,15 +37,17 @@ def module_file(module: types.ModuleType) -> str | None:
     return path if isinstance(path, str) and path.endswith(".py") else None
 
 
-def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
-    """The loaded modules whose source is `path` (symlinks resolved): in `sys.modules` and `extra`."""
+def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.ModuleType] = (), *,
+                      among: Iterable[types.ModuleType] | None = None) -> list[types.ModuleType]:
+    """The loaded modules whose source is `path` (symlinks resolved): in `sys.modules` and `extra`,
+    or only `among` these when given."""
     target = os.path.normcase(os.path.realpath(path))
     # Called per saved file over thousands of modules: a C-level test of the name's end first, and
     # realpath (which touches the disk) only for the few modules with the right file name.
     tails = tuple({os.sep + os.path.normcase(os.path.basename(path)), os.sep + os.path.basename(target)})
     found: list[types.ModuleType] = []
     seen: set[int] = set()
-    for module in [*list(sys.modules.values()), *extra]:
+    for module in [*list(sys.modules.values()), *extra] if among is None else list(among):
         file = module_file(module) if isinstance(module, types.ModuleType) else None
         if file is None or id(module) in seen or not os.path.normcase(file).endswith(tails):
             continue
@@ -144,6 +146,12 @@ class SourceStore:
                 elif self.snapshot(module):
                     taken.append(module)
         return taken
+
+    def modules(self) -> list[types.ModuleType]:
+        """The modules it remembers, and those it found too late to know what they run: after
+        snapshot_loaded() these are all the modules an edit may be for."""
+        with self._lock:
+            return [*self._versions.keys(), *self._late]
 
     def knows(self, module: types.ModuleType) -> bool:
         with self._lock:

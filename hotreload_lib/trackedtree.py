@@ -85,9 +85,9 @@ class TrackedTree:
                 and (module_file(module) or "").startswith(prefix) and self.store.knows(module)]
 
     def _source_changed(self, path: Path) -> None:
-        extra = self._script_modules()
-        self.store.snapshot_loaded(self.folder, extra)  # modules imported since the last look
-        modules = modules_from_file(path, extra)
+        self.store.snapshot_loaded(self.folder, self._script_modules())  # modules imported since the last look
+        # Only the modules it knows can be updated: no scan of the thousands the webui has loaded.
+        modules = modules_from_file(path, among=self.store.modules())
         if not modules:
             if str(path) not in self._said_not_loaded:
                 self._said_not_loaded.add(str(path))

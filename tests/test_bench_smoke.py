@@ -29,7 +29,7 @@ def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) ->
     results, _ = quick_run
     assert results["schema"] == 1
     assert results["errors"] == {}
-    assert {"latency", "rest", "scale", "toast", "stream", "targets", "duration_s", "config"} <= set(results)
+    assert {"latency", "rest", "scale", "toast", "stream", "update", "targets", "duration_s", "config"} <= set(results)
     assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
 
 
@@ -61,6 +61,21 @@ def test_rest_scale_and_storm_report_their_figures(quick_run: tuple[dict, str]) 
     assert all(storm["last_applied"] for storm in scale["storms"])
 
 
+def test_update_part_measured_ours_and_jurigged_and_the_start_cost(quick_run: tuple[dict, str]) -> None:
+    results, _ = quick_run
+    update = results["update"]
+    rows = {(row["subject"], row["save"]): row for row in update["rows"]}
+    assert set(rows) == {("tracked", "in-place"), ("tracked", "atomic"), ("jurigged", "in-place")}
+    for row in rows.values():
+        assert STATS <= set(row) and {"attempted", "missed", "label"} <= set(row)
+    assert rows["tracked", "in-place"]["n"] >= 1 and rows["tracked", "atomic"]["n"] >= 1, rows
+    assert update["module_lines"] >= 900
+    start = update["start"]
+    assert start["modules"] == 30 and start["processes"] == results["config"]["repeats"]
+    for figure in ("import_ms", "first_snapshot_ms", "later_snapshot_ms"):
+        assert start[figure]["n"] >= 1, start
+
+
 def test_toast_part_ran_or_says_why_not(quick_run: tuple[dict, str]) -> None:
     results, _ = quick_run
     toast = results["toast"]
@@ -86,5 +101,5 @@ def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
     assert [t["target"].split(" ≤ ")[0].split(" ≥ ")[0] for t in results["targets"]] == [t.name for t in TARGETS]
     for target in results["targets"]:
         assert {"target", "measured", "unit", "met"} <= set(target)
-    assert "| subject | save | load |" in stdout and "Targets (issues 7 and 13):" in stdout
-    assert "n/a (not implemented)" in stdout
+    assert "| subject | save | load |" in stdout and "Targets:" in stdout
+    assert "Save → updated in place: a tracked module of" in stdout
