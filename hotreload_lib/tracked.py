@@ -57,6 +57,11 @@ def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.Module
     return found
 
 
+def _modules_shape() -> tuple[int, str]:
+    names = list(sys.modules)
+    return len(names), names[-1] if names else ""
+
+
 def _modified_since(path: str, moment: float) -> bool:
     """The file changed at or after `moment`, or may have: a coarse file system clock (FAT keeps
     2 s) counts as after."""
@@ -77,6 +82,9 @@ class _Scan:
 
     time: float
     seen: dict[int, weakref.ref[types.ModuleType]] = field(default_factory=dict)
+    # How sys.modules looked: the same size and newest name mean nothing was imported since (a
+    # module is added at the end), so a save need not walk the thousands the webui has loaded.
+    shape: tuple[int, str] = (0, "")
 
 
 class SourceStore:
@@ -127,10 +135,11 @@ class SourceStore:
         taken = []
         with self._lock:
             scan = self._scans.get(key)
-            self._scans[key] = _Scan(now, scan.seen if scan else {})
+            shape = _modules_shape()
+            self._scans[key] = _Scan(now, scan.seen if scan else {}, shape)
             seen = self._scans[key].seen
             fresh = []
-            for module in list(sys.modules.values()):
+            for module in list(sys.modules.values()) if scan is None or scan.shape != shape else []:
                 ref = seen.get(id(module))
                 if isinstance(module, types.ModuleType) and (ref is None or ref() is not module):
                     seen[id(module)] = weakref.ref(module)
