@@ -150,9 +150,10 @@ class LiveFolder:
         for directory, dirnames, filenames in os.walk(root, onerror=self._unreadable_folder):
             dirnames[:] = sorted(d for d in dirnames if is_watched_dir(self.folder, os.path.join(directory, d))
                                  and os.path.join(directory, d) not in excluded)
-            found += [Path(directory, name) for name in sorted(filenames)
+            found += [Path(directory, name) for name in filenames
                       if is_live_file(self.folder, os.path.join(directory, name))]
-        return found
+        # Plain path order (a/x.py before b.py), not the walk's files-before-folders order.
+        return sorted(found, key=lambda path: path.relative_to(root).parts)
 
     def _say_if_extension_like(self) -> None:
         """Once: a live folder that is an extension (scripts/, preload.py, install.py) wants tracking,

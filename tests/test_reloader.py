@@ -38,10 +38,11 @@ def patch_source(word: str) -> str:
 
 
 def test_files_present_at_start_run_in_a_stable_order(live_dir: Path, make_reloader) -> None:
-    for name in ["b.py", "a.py", "sub/c.py", "sub/a.py"]:
+    for name in ["b.py", "a.py", "sub/c.py", "sub/a.py", "a_dir/z.py"]:
         write(live_dir / name, "x = 1\n")
     _, watcher = make_reloader()
-    assert [watcher.next().file for _ in range(4)] == ["a.py", "b.py", "sub/a.py", "sub/c.py"]
+    # Plain path order: a folder's files come where its name sorts, not after the top level's.
+    assert [watcher.next().file for _ in range(5)] == ["a.py", "a_dir/z.py", "b.py", "sub/a.py", "sub/c.py"]
 
 
 def test_save_runs_the_file_and_patches_every_alias(live_dir: Path, make_reloader) -> None:
