@@ -1,6 +1,5 @@
 """Benchmarks: how fast a save reaches the running process, beside the peers, and what the reloader
-costs when nothing happens. Run `./dev.sh bench` (or `.venv/bin/python -m bench`); see README.md,
-section "Benchmarks".
+costs when nothing happens. Run `./dev.sh bench` (or `.venv/bin/python -m bench`); see docs/benchmarks.md.
 
     writer.py         the one writer: the same saves (in place, or atomic temp + rename) for every subject
     agent.py          one subject in its own process, with a tight loop reporting when a call returns new code

@@ -3,7 +3,7 @@
     python -m bench                   the whole benchmark (about 10 minutes on 2 cores)
     python -m bench --quick           tiny counts, to check that it runs (what the CI smoke test does)
     python -m bench --only latency,rest
-    python -m bench --update-readme   also put the tables into README.md's "Benchmarks" section
+    python -m bench --update-docs     also put the tables into docs/benchmarks.md
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ from .update import run_update
 
 PARTS = ("latency", "rest", "scale", "toast", "stream", "update")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
-README = REPO_ROOT / "README.md"
-README_BEGIN = "<!-- bench:results:begin (python -m bench --update-readme writes between these lines) -->"
-README_END = "<!-- bench:results:end -->"
+RESULTS_DOC = REPO_ROOT / "docs" / "benchmarks.md"
+RESULTS_BEGIN = "<!-- bench:results:begin (python -m bench --update-docs writes between these lines) -->"
+RESULTS_END = "<!-- bench:results:end -->"
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,13 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
     return results
 
 
-def update_readme(table: str) -> None:
-    text = README.read_text(encoding="utf-8")
-    if README_BEGIN not in text or README_END not in text:
-        raise SystemExit(f"README.md has no {README_BEGIN!r} … {README_END!r} block to update")
-    head, rest = text.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
-    README.write_text(f"{head}{README_BEGIN}\n\n{table}\n{README_END}{tail}", encoding="utf-8")
+def update_docs(table: str) -> None:
+    text = RESULTS_DOC.read_text(encoding="utf-8")
+    if RESULTS_BEGIN not in text or RESULTS_END not in text:
+        raise SystemExit(f"{RESULTS_DOC.name} has no {RESULTS_BEGIN!r} … {RESULTS_END!r} block to update")
+    head, rest = text.split(RESULTS_BEGIN, 1)
+    tail = rest.split(RESULTS_END, 1)[1]
+    RESULTS_DOC.write_text(f"{head}{RESULTS_BEGIN}\n\n{table}\n{RESULTS_END}{tail}", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,15 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where results.json goes")
     parser.add_argument("--saves", type=int, help="saves per latency row (default 200)")
     parser.add_argument("--idle-seconds", type=float, help="how long the idle reloader is measured (default 60)")
-    parser.add_argument("--update-readme", action="store_true", help="put the tables into README.md")
+    parser.add_argument("--update-docs", action="store_true", help="put the tables into docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (files and agents' logs)")
     args = parser.parse_args(argv)
     parts = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown parts {unknown}; choose from {', '.join(PARTS)}")
-    if args.quick and args.update_readme:
-        parser.error("--quick results are not measurements: they never go into the README")
+    if args.quick and args.update_docs:
+        parser.error("--quick results are not measurements: they never go into the docs")
     config = QUICK if args.quick else Config()
     overrides = {"saves": args.saves, "idle_seconds": args.idle_seconds}
     config = Config(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     progress(f"results written to {args.out}")
-    if args.update_readme:
-        update_readme(table)
-        progress("README.md updated")
+    if args.update_docs:
+        update_docs(table)
+        progress("docs/benchmarks.md updated")
     if results["errors"] or args.keep:
         progress(f"work folder with the agents' logs kept: {work}")
     else:

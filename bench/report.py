@@ -1,4 +1,4 @@
-"""Statistics, the machine, the targets, and the tables (Markdown, so the README takes them as they are)."""
+"""Statistics, the machine, the targets, and the tables (Markdown, so docs/benchmarks.md takes them as they are)."""
 from __future__ import annotations
 
 import os
