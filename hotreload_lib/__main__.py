@@ -3,9 +3,11 @@
                                          run the reloader and print one JSON line per event on stdout;
                                          the loaded modules of each SRC tree are updated in place
                                          (stdout carries nothing else: what live files print goes to stderr)
-    python -m hotreload_lib demo [DIR]   the same reloader behind a small page on 127.0.0.1 that shows
+    python -m hotreload_lib demo [DIR] [--track SRC ...]
+                                         the same reloader behind a small page on 127.0.0.1 that shows
                                          the webui's toasts and Hot Reload tab (DIR: a copy of playground/
-                                         in the temporary folder)"""
+                                         in the temporary folder); each SRC's style.css and javascript/
+                                         are linked as the webui links an extension's"""
 from __future__ import annotations
 
 import argparse
@@ -69,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     watch_parser = commands.add_parser("watch", help="run every .py file in DIR now and on every save")
     watch_parser.add_argument("folder", type=Path)
-    watch_parser.add_argument("--track", type=Path, action="append", default=[], metavar="SRC",
-                              help="a source tree whose loaded modules follow its edits in place (repeatable)")
     demo_parser = commands.add_parser("demo", help="serve a page on 127.0.0.1 that shows a toast per reload")
     demo_parser.add_argument("folder", type=Path, nargs="?", default=None,
                              help="default: a copy of playground/ in the temporary folder")
     demo_parser.add_argument("--port", type=int, default=None, help="default: 7870, or a free port when taken")
     for command in (watch_parser, demo_parser):
+        command.add_argument("--track", type=Path, action="append", default=[], metavar="SRC",
+                             help="a source tree whose loaded modules follow its edits in place (repeatable)")
         command.add_argument("--polling", action="store_true", help="poll instead of native file events")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -98,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.is_dir():
         print(f"hot reload: {folder} is not a folder", file=sys.stderr)
         return 2
-    if args.command == "demo":
-        return run(folder, forced, args.port)
     tracked = [path.resolve() for path in args.track]
     missing = [str(path) for path in tracked if not path.is_dir()]
     if missing:
         print(f"hot reload: --track {', '.join(missing)}: not a folder", file=sys.stderr)
         return 2
+    if args.command == "demo":
+        return run(folder, forced, args.port, tracked)
     return watch(folder, forced, tracked)
 
 

@@ -1,27 +1,36 @@
-"""`python -m hotreload_lib demo [DIR]`: the browser side without a webui.
+"""`python -m hotreload_lib demo [DIR] [--track SRC ...]`: the browser side without a webui.
 
 A small gradio page served on 127.0.0.1 and built the way the webui builds its own: a script.js-like
 file defining onUiLoaded, then javascript/hot_reload.js, in the page head; style.css before </body>
 (both through gradio's TemplateResponse, as the webui injects them); A1111's GZip middleware; the
-event stream and status routes added after launch; the "Hot Reload" panel as a tab. It watches DIR
-(default: a folder of its own in the system's temporary folder, where playground/greet.py is copied
-on first use, so the demo never edits the repository's files); greet.py replaces greet() below.
+hot reload routes added after launch; the "Hot Reload" panel as a tab. It watches DIR (default: a
+folder of its own in the system's temporary folder, where playground/greet.py is copied on first
+use, so the demo never edits the repository's files); greet.py replaces greet() below.
+
+Each tracked tree SRC is an extension as the webui sees it: its javascript/*.js in the head and its
+style.css before </body>, linked by `file=<path>?<mtime>` URLs that gradio's own file route serves.
+DemoWebui plays the rest of the webui's part: a generation that runs (a flag), and Reload UI (the
+demo serves a new app, as the webui does).
 
 The browser tests drive this same page, so what a new user sees first is what is tested.
 """
 from __future__ import annotations
 
+import asyncio
+import html
+import os
 import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse
 
+from .hooks import HostHooks
 from .server import Feed, add_routes
 from .stream import GradioServer
 from .ui import build_panel
@@ -77,22 +86,43 @@ def demo_folder() -> Path:
 
 
 def _asset_url(name: str, path: Path) -> str:
-    # Relative, with the file's mtime as a cache breaker: the webui's own form (file=...?mtime).
+    # Relative, with the file's mtime as a cache breaker, like the webui's own file=...?mtime.
     return f".{ASSET_ROUTE}{name}?{path.stat().st_mtime}"
 
 
-def page_tags() -> tuple[bytes, bytes]:
-    """(what goes before </head>, what goes before </body>)."""
-    head = "".join(f'<script type="text/javascript" src="{_asset_url(name, path)}"></script>\n'
-                   for name, path in HEAD_SCRIPTS.items())
-    body = "".join(f'<link rel="stylesheet" property="stylesheet" href="{_asset_url(name, path)}">'
-                   for name, path in STYLESHEETS.items())
+def webpath(path: str) -> str:
+    """The URL the webui links a page asset of an extension by (its ui_gradio_extensions.webpath):
+    gradio's file route, the path relative to the webui's folder (here: the current folder, from
+    which gradio resolves it) when it lies inside, else absolute, and the mtime as a cache breaker.
+    "" when the file is gone."""
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        return ""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive
+        shown = os.pardir
+    if shown.startswith(os.pardir):
+        shown = os.path.abspath(path)
+    return f"file={shown.replace(os.sep, '/')}?{mtime}"
+
+
+def page_tags(scripts: Sequence[str] = (), stylesheets: Sequence[str] = ()) -> tuple[bytes, bytes]:
+    """(what goes before </head>, what goes before </body>): ours, then the URLs of other
+    extensions' `scripts` and `stylesheets`, in the webui's order."""
+    script_urls = [_asset_url(name, path) for name, path in HEAD_SCRIPTS.items()] + list(scripts)
+    stylesheet_urls = [_asset_url(name, path) for name, path in STYLESHEETS.items()] + list(stylesheets)
+    head = "".join(f'<script type="text/javascript" src="{html.escape(url)}"></script>\n' for url in script_urls)
+    body = "".join(f'<link rel="stylesheet" property="stylesheet" href="{html.escape(url)}">'
+                   for url in stylesheet_urls)
     return head.encode("utf-8"), body.encode("utf-8")
 
 
 def install_page_tags() -> None:
-    """Put our tags into every page gradio serves, as the webui does (it wraps gradio's
-    TemplateResponse the same way). Once per process; the tags carry the files' current mtimes."""
+    """Put the page's tags into every page gradio serves, as the webui does (it wraps gradio's
+    TemplateResponse the same way). Once per process; the tags carry the files' current mtimes, and
+    the tracked trees' assets of the DemoWebui that serves the request's app."""
     import gradio.routes
 
     templates = gradio.routes.templates
@@ -102,7 +132,9 @@ def install_page_tags() -> None:
 
     def template_response(*args: Any, **kwargs: Any) -> Any:
         response = original(*args, **kwargs)
-        head, body = page_tags()
+        request = (getattr(response, "context", None) or {}).get("request")
+        webui = getattr(getattr(getattr(request, "app", None), "state", None), "hot_reload_demo_webui", None)
+        head, body = page_tags(*webui.asset_urls()) if webui is not None else page_tags()
         response.body = response.body.replace(b"</head>", head + b"</head>").replace(b"</body>", body + b"</body>")
         response.init_headers()
         return response
@@ -131,17 +163,53 @@ def _add_webui_middleware(app: Any) -> None:
     app.build_middleware_stack()
 
 
+class DemoWebui:
+    """What the webui lends the reloader and the page, played by the demo: the tracked trees'
+    page assets, whether a generation runs (`busy_reason`, set by the tests and the screenshot
+    script: "" means idle), and Reload UI, which serves a new app."""
+
+    def __init__(self, tracked: list[Path] | None = None) -> None:
+        self.tracked = list(tracked or [])
+        self.busy_reason = ""
+        self.page: DemoPage | None = None
+
+    def hooks(self) -> HostHooks:
+        return HostHooks(busy=lambda: self.busy_reason, asset_url=webpath, reload_ui=self.reload_ui,
+                         why_no_reload_ui=self.why_no_reload_ui)
+
+    def asset_urls(self) -> tuple[list[str], list[str]]:
+        """(script URLs, stylesheet URLs) of the tracked trees, found anew for each page load."""
+        scripts = [webpath(str(path)) for tree in self.tracked for path in sorted((tree / "javascript").glob("*.js"))]
+        stylesheets = [webpath(str(tree / "style.css")) for tree in self.tracked if (tree / "style.css").is_file()]
+        return [url for url in scripts if url], [url for url in stylesheets if url]
+
+    def why_no_reload_ui(self) -> str:
+        page = self.page
+        return "the demo page is not served" if page is None or page.demo is None else ""
+
+    def reload_ui(self) -> str:
+        page = self.page
+        why_not = self.why_no_reload_ui()
+        if why_not or page is None:
+            return why_not
+        # Elsewhere, as the webui's main loop does it: the reloader's thread goes on meanwhile.
+        threading.Thread(target=page.reload_ui, name="hot-reload-demo-reload-ui", daemon=True).start()
+        return ""
+
+
 class DemoPage:
     """The demo's gradio page. launch() builds a new Blocks and app and serves them, as the webui
     does at start; reload_ui() closes the server and does it again on the same port, as the webui's
     "Reload UI" does (the page's event stream drops and reconnects)."""
 
     def __init__(self, feed: Feed, *, host: str = "127.0.0.1", port: int | None = None,
-                 auth: list[tuple[str, str]] | None = None) -> None:
+                 auth: list[tuple[str, str]] | None = None, webui: DemoWebui | None = None) -> None:
         self.feed = feed
         self.host = host
         self.port = port or free_port(host)
         self.auth = auth
+        self.webui = webui or DemoWebui()
+        self.webui.page = self
         self.demo: Any = None
         self.app: Any = None
         self.url = ""
@@ -153,12 +221,14 @@ class DemoPage:
         folder = reloader.folder if reloader is not None else None
         # Built on its own and rendered into the tab, as the webui does with on_ui_tabs' Blocks.
         panel = build_panel(self.feed)
+        tracking = "".join(f" Tracking `{tree}`: save its `style.css` and this page takes it up; save a script of "
+                           "its `javascript/` and a toast offers to reload the page." for tree in self.webui.tracked)
         with gr.Blocks(title="sd-webui-hot-reload demo", analytics_enabled=False) as demo:
             gr.Markdown(
                 "## sd-webui-hot-reload demo\n"
                 f"Watching `{folder}`. Edit `greet.py` there and save: a toast says what was reloaded, and "
                 "**Greet** answers with the new code. Break it (e.g. `1/0`) and save: an error toast with the line. "
-                "Delete it: the original `greet()` is back."
+                "Delete it: the original `greet()` is back." + tracking
             )
             with gr.Tabs():
                 with gr.Tab("Greet"):
@@ -177,8 +247,14 @@ class DemoPage:
         self.demo.queue()
         app, _local_url, _share_url = self.demo.launch(
             server_name=self.host, server_port=self.port, auth=self.auth, prevent_thread_lock=True,
-            quiet=True, show_api=False,
+            quiet=True, show_api=False, allowed_paths=[str(tree) for tree in self.webui.tracked],
         )
+        app.state.hot_reload_demo_webui = self.webui
+        if hasattr(app, "stop_event") and app.stop_event is None:
+            # gradio 4 makes its app's stop event only when this thread has an event loop, which it
+            # no longer has after an asyncio.run() here; without the event, close() fails silently
+            # and leaves the server on its port, so Reload UI's next launch() cannot have it.
+            app.stop_event = asyncio.Event()
         _add_webui_middleware(app)
         _add_asset_routes(app)
         add_routes(app, self.feed, server=GradioServer(self.demo))
@@ -196,13 +272,15 @@ class DemoPage:
             self.demo = self.app = None
 
 
-def run(folder: Path, force_polling: str, port: int | None) -> int:
-    """The command: watch `folder` with this process's reloader, serve the page until Ctrl+C."""
+def run(folder: Path, force_polling: str, port: int | None, tracked: list[Path] | None = None) -> int:
+    """The command: watch `folder` (and track `tracked`) with this process's reloader, serve the
+    page until Ctrl+C."""
     from .reloader import ensure_started, shutdown
     from .server import process_feed
 
-    ensure_started(folder, force_polling=force_polling)
-    page = DemoPage(process_feed(), port=port or default_port())
+    webui = DemoWebui(tracked)
+    ensure_started(folder, force_polling=force_polling, host=webui.hooks(), tracked=webui.tracked)
+    page = DemoPage(process_feed(), port=port or default_port(), webui=webui)
     try:
         url = page.launch()
         print(f"hot reload demo: open {url} and edit the .py files in {folder} (Ctrl+C stops)", flush=True)

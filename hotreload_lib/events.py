@@ -104,7 +104,7 @@ class ReloadEvent:
     changed: tuple[dict[str, str], ...] = ()
     asset: str = ""
     url: str = ""
-    needs: str = ""  # what the user must do to see all of it: "reload_ui", "reload_page", or nothing
+    needs: str = ""  # what the user must do to see all of it: "reload_ui", "reload_page", "restart", or nothing
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -272,6 +272,6 @@ class Reporter:
             log.log(level, ReloadEvent(seq=0, time=0.0, **fields).log_line())
         return self.events.publish(**fields)
 
-    def notice(self, message: str, outcome: str, *, log_it: bool = True) -> ReloadEvent:
+    def notice(self, message: str, outcome: str, *, log_it: bool = True, **fields: Any) -> ReloadEvent:
         """An event about the folder itself (its file is ".")."""
-        return self.publish(self.folder, outcome, message, log_it=log_it)
+        return self.publish(self.folder, outcome, message, log_it=log_it, **fields)

@@ -9,9 +9,13 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
   scripts/*.py), which a tracked tree's edits update too;
 - `page_builders(functions)`: the names of those of `functions` that build the page (an on_ui_tabs
   callback, a Script's ui()): what they change shows only after Reload UI;
+- `path_forms(folder)`: the other paths the host knows `folder` by (an extension symlinked into
+  its extensions/ folder: the link's path, which its modules' `__file__` read as);
 - `asset_url(path)`: the URL the page links a stylesheet of the webui's by ("" when the host has none);
 - `refresh_assets()`: make the next page load get fresh script and stylesheet tags;
 - `reload_ui()`: rebuild the page now (the host's Reload UI); "" when asked, else why it cannot.
+- `why_no_reload_ui()`: why the host can never rebuild its page in process ("" when it can): what
+  needs Reload UI then says restart instead.
 """
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ def _no_page_builders(_functions: list[types.FunctionType]) -> list[str]:
     return []
 
 
+def _no_other_forms(_folder: str) -> list[str]:
+    return []
+
+
 def _no_asset_url(_path: str) -> str:
     return ""
 
@@ -59,6 +67,8 @@ class HostHooks:
     put_back_callbacks: Callable[[object], None] = _nothing_to_put_back
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
     page_builders: Callable[[list[types.FunctionType]], list[str]] = _no_page_builders
+    path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url
     refresh_assets: Callable[[], None] = _no_assets
     reload_ui: Callable[[], str] = _no_reload_ui
+    why_no_reload_ui: Callable[[], str] = _no_reload_ui

@@ -52,6 +52,7 @@ to normal, no restart.
 # Read by javascript/hot_reload.js from window.opts.
 OPT_SUCCESS_TOASTS = "hot_reload_success_toasts"
 OPT_TOAST_SECONDS = "hot_reload_toast_seconds"
+OPT_EDITOR_LINK = "hot_reload_editor_link"
 POLLING_ENV = "HOT_RELOAD_POLLING"
 FIRST_PASS_WAIT = 2.0  # s at most that app-started waits for the first run of the live files
 TAB = ("Hot Reload", "hot_reload")
@@ -224,9 +225,23 @@ def _page_assets_module() -> Any:
 def asset_url(path: str) -> str:
     webpath = getattr(_page_assets_module(), "webpath", None)
     try:
-        return str(webpath(path)) if callable(webpath) else ""
+        return str(webpath(_as_the_host_lists_it(path))) if callable(webpath) else ""
     except OSError:
         return ""
+
+
+def _as_the_host_lists_it(path: str) -> str:
+    """`path` spelt through the extension folder that holds it, as the host lists the extension's
+    files for its page: for an extension symlinked into extensions/, the link's path, not the real
+    one (the page would link another URL than the one the toast names)."""
+    real = Path(path).resolve()
+    for root in _extension_paths():
+        try:
+            inside = real.relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return str(Path(os.path.abspath(root)) / inside)
+    return path
 
 
 def refresh_assets() -> None:
@@ -235,26 +250,33 @@ def refresh_assets() -> None:
         reload_javascript()
 
 
-def reload_ui() -> str:
-    """The host's Reload UI (A1111/Forge: Settings' button asks shared.state for a "restart" of the
-    UI, which the main loop carries out). The reloader calls it only while no generation runs: it
-    would interrupt one."""
+def why_no_reload_ui() -> str:
+    """Why this webui cannot rebuild its page in process; "" when it can."""
     shared = _shared()
     if getattr(getattr(shared, "cmd_opts", None), "nowebui", False):
         return "the webui runs API-only (--nowebui): there is no page to rebuild"
     if _sdnext_route_registrar() is not None:
         return "SD.Next rebuilds its page only by restarting the server (System → Restart)"
-    request_restart = getattr(getattr(shared, "state", None), "request_restart", None)
-    if not callable(request_restart):
+    if not callable(getattr(getattr(shared, "state", None), "request_restart", None)):
         return "this webui has no Reload UI to call: use its Settings → Reload UI"
-    request_restart()
     return ""
+
+
+def reload_ui() -> str:
+    """The host's Reload UI (A1111/Forge: Settings' button asks shared.state for a "restart" of the
+    UI, which the main loop carries out). The reloader calls it only while no generation runs: it
+    would interrupt one."""
+    why_not = why_no_reload_ui()
+    if not why_not:
+        _shared().state.request_restart()
+    return why_not
 
 
 def hooks() -> HostHooks:
     return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
-                     script_modules=script_modules, page_builders=page_builders, asset_url=asset_url,
-                     refresh_assets=refresh_assets, reload_ui=reload_ui)
+                     script_modules=script_modules, page_builders=page_builders, path_forms=path_forms,
+                     asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
+                     why_no_reload_ui=why_no_reload_ui)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:
@@ -262,7 +284,7 @@ def tracked_folders() -> tuple[list[Path], list[str]]:
     the extensions chosen in the setting, by their folder names in the host's extension list."""
     folders: list[Path] = []
     problems: list[str] = []
-    for flag in getattr(getattr(_shared(), "cmd_opts", None), "hot_reload_track", None) or []:
+    for flag in _track_flags():
         folder = Path(os.path.expanduser(flag)).resolve()
         if folder.is_dir():
             folders.append(folder)
@@ -276,6 +298,28 @@ def tracked_folders() -> tuple[list[Path], list[str]]:
         else:
             problems.append(f"the extension {name!r} chosen in Settings → Hot Reload is not installed; not tracked")
     return list(dict.fromkeys(folders)), problems
+
+
+def _track_flags() -> list[str]:
+    return list(getattr(getattr(_shared(), "cmd_opts", None), "hot_reload_track", None) or [])
+
+
+def path_forms(folder: str) -> list[str]:
+    """The paths, other than `folder` itself, by which the host reaches it: an extension (or a
+    --hot-reload-track folder) that is a symlink to it. The host executes its scripts, and its
+    modules are imported, by those paths."""
+    forms = []
+    for path in [*_extension_paths(), *(os.path.expanduser(flag) for flag in _track_flags())]:
+        form = os.path.abspath(path)
+        if form != folder and Path(form).resolve() == Path(folder):
+            forms.append(form)
+    return list(dict.fromkeys(forms))
+
+
+def _extension_paths() -> list[str]:
+    extensions = sys.modules.get("modules.extensions")
+    return [str(path) for path in (getattr(extension, "path", None) for extension in
+                                   list(getattr(extensions, "extensions", None) or [])) if path]
 
 
 def installed_extensions() -> dict[str, Path]:
@@ -418,6 +462,10 @@ def on_ui_settings() -> None:
         ),
         OPT_TOAST_SECONDS: option_info(
             6, "Toast duration (s)", gr.Slider, {"minimum": 1, "maximum": 60, "step": 1}, section=SECTION,
+        ),
+        OPT_EDITOR_LINK: option_info(
+            "", "Editor link: file:line in toasts opens your editor, e.g. vscode://file/{path}:{line} "
+            "(empty: plain text)", section=SECTION,
         ),
     }
     for key, info in settings.items():

@@ -64,14 +64,14 @@ class Reloader:
         self._reload_ui_asked = threading.Event()
         registry.call_failures.listen(self.live_call_failed)
         self.tracking = Tracking(events, host, self.timings, self._saved, force_polling=force_polling,
-                                 native_observer=native_observer)
+                                 native_observer=native_observer, on_seen=self._heard)
         self.tracking.want(tracked or [])
         self.live = LiveFolder(folder, registry, self._calls, self.reporter, host, requeue=self._pending.add,
                                stopping=self._stopping.is_set, excluded=self.tracking.folders)
         self.watch = WatchSupervisor(
             folder, self._saved, self.reporter, self.timings, force_polling=force_polling,
             native_observer=native_observer, on_vanished=lambda: self.live.release(stopping=False),
-            on_resumed=lambda: self.live.sync(again=False))
+            on_resumed=lambda: self.live.sync(again=False), on_seen=self._heard)
 
     # -- control, from any thread ------------------------------------------------------------
     def start(self) -> None:
@@ -237,8 +237,14 @@ class Reloader:
 
     def _saved(self, path: str, delay: float) -> None:
         """A file event (on the observer's thread): due after `delay`."""
-        self._switching.begin()
+        self._heard()
         self._pending.add(path, delay)
+
+    def _heard(self) -> None:
+        """A save is on its way (on an emitter's or the observer's thread): switch threads quickly
+        until it is handled; never once the worker winds down, which would not switch back."""
+        if not self._stopping.is_set():
+            self._switching.begin()
 
     def _announce_wait(self, path: Path, reason: str) -> None:
         self._reporter_of(path).publish(path, "deferred", f"{reason}: it runs when that has finished")
@@ -258,8 +264,10 @@ class Reloader:
 
     def _ask_host_to_reload_ui(self) -> None:
         why_not = self.host.reload_ui()
-        self.reporter.notice(f"Reload UI: {why_not}" if why_not else "Reload UI: the page is being rebuilt",
-                             "error" if why_not else "info")
+        if why_not:
+            self.reporter.notice(f"Reload UI: {why_not}", "error", needs="restart")
+        else:
+            self.reporter.notice("Reload UI: the page is being rebuilt", "info")
 
     def _sync_all(self) -> None:
         self._rerun_all.clear()
@@ -280,9 +288,9 @@ class Reloader:
                                   error=error_info(error, str(where)))
 
     def _wind_down(self, undo: bool) -> None:
-        self._switching.end()
         self.watch.stop()
         self.tracking.stop()
+        self._switching.end()  # after the observers: an event they were delivering may have begun it
         if not self._inactive:
             self.watch.mode = "stopped"
         if undo:

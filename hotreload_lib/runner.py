@@ -289,7 +289,8 @@ def run_file(path: Path, name: str, registry: PatchRegistry, source: bytes | Non
             code = compile(source, path_text, "exec", dont_inherit=True)
             _remember_source(path_text, source)
             # In sys.modules while it runs and afterwards: dataclasses, typing.get_type_hints and
-            # pickle look a module up by its __name__.
+            # pickle look a module up by its __name__ (pickle imports its packages first).
+            _ensure_packages(name)
             sys.modules[name] = module
             with _entered(calls, path_text, "the file", stamp) as call:
                 exec(code, module.__dict__)
@@ -315,6 +316,18 @@ def _entered(calls: LiveCalls | None, path: str, what: str,
     if calls is None:
         return contextlib.nullcontext()
     return calls.entered(path, what, sys._getframe(1), stamp)
+
+
+def _ensure_packages(name: str) -> None:
+    """Empty packages for every parent of `name` (hotreload_live, hotreload_live.sub) that is not
+    imported: with them `import hotreload_live.sub.file` finds the live module in sys.modules."""
+    parts = name.split(".")[:-1]
+    for end in range(1, len(parts) + 1):
+        package_name = ".".join(parts[:end])
+        if package_name not in sys.modules:
+            package = types.ModuleType(package_name)
+            package.__path__ = []  # a package whose submodules exist only in sys.modules
+            sys.modules[package_name] = package
 
 
 def forget_module(name: str) -> None:

@@ -1,8 +1,10 @@
-"""The page's window on the reloader: two read-only routes on the webui's own FastAPI app.
+"""The page's window on the reloader: routes on the webui's own FastAPI app.
 
-    GET ./hot-reload/events   Server-Sent Events: a `hello`, then one `reload` message per
-                              ReloadEvent (id = its seq), a `gap` for events it cannot send
-    GET ./hot-reload/status   JSON: the live folder, watch mode, active replacements, recent events
+    GET  ./hot-reload/events     Server-Sent Events: a `hello`, then one `reload` message per
+                                 ReloadEvent (id = its seq), a `gap` for events it cannot send
+    GET  ./hot-reload/status     JSON: the live folder, watch mode, active replacements, recent events
+    POST ./hot-reload/apply-now  run what waits for the end of a generation now (the toast's button)
+    POST ./hot-reload/reload-ui  the host's Reload UI, as soon as no generation runs (the toast's button)
 
 Resuming: a page that reconnects sends `Last-Event-ID` (EventSource does it by itself) or `?since=N`
 and gets every event after N, once. A page that connects fresh gets only a `hello` (whose id is the
@@ -12,14 +14,17 @@ process's events from the start, which are exactly the ones it missed. Events th
 before the page got them are named by a `gap` message (and `dropped` in the hello). How the stream
 keeps a slow or stuck client from holding the server: stream.py.
 
-Neither route runs code or reads a file; with gradio auth on the app both want the login cookie, and
-both refuse requests made by another site's page (gradio answers CORS `*`, so without auth any site
-open in the user's browser could otherwise read them).
+No route runs code a request names or reads a file; the two POST routes only ask the reloader to do
+now what it would do anyway (run files saved in the watched folders; rebuild the page). With gradio
+auth on the app every route wants the login cookie, and every route refuses requests made by another
+site's page (gradio answers CORS `*`, so without auth any site open in the user's browser could
+otherwise read them, or make the webui rebuild its page).
 Host-agnostic: host.py says where to add them (A1111/Forge: `app.add_api_route`; SD.Next: its API).
 """
 from __future__ import annotations
 
 import inspect
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,8 @@ from .stream import HEARTBEAT_SECONDS, WRITE_TIMEOUT_SECONDS, EventStreamRespons
 
 EVENTS_PATH = "/hot-reload/events"
 STATUS_PATH = "/hot-reload/status"
+APPLY_NOW_PATH = "/hot-reload/apply-now"
+RELOAD_UI_PATH = "/hot-reload/reload-ui"
 RECENT_EVENTS = 50
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -140,14 +147,16 @@ def _host_and_port(netloc: str, scheme: str) -> tuple[str, int] | None:
     return parts.hostname, port if port is not None else DEFAULT_PORTS[scheme]
 
 
-def cross_site(request: Request) -> str:
+def cross_site(request: Request, *, changes_state: bool = False) -> str:
     """Why the request comes from another site's page, or "" when it does not. A browser names the
     page that made a request in `Origin` (on every cross-origin fetch and EventSource) and tells
     `Sec-Fetch-Site`; a same-origin GET, a typed address, curl or a script send neither, or say so.
     The Host is compared with the origin's scheme's default port: behind a TLS proxy the page is
-    https while the webui itself is plain http."""
-    if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
-        return "the browser says it comes from another site (Sec-Fetch-Site: cross-site)"
+    https while the webui itself is plain http. A request that `changes_state` is refused from a
+    page of the same site but another origin too (another port or subdomain: "same-site")."""
+    fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if fetch_site == "cross-site" or (changes_state and fetch_site == "same-site"):
+        return f"the browser says it comes from another site's page (Sec-Fetch-Site: {fetch_site})"
     origin = request.headers.get("origin")
     if origin is None:
         return ""
@@ -161,9 +170,9 @@ def cross_site(request: Request) -> str:
     return f"it comes from a page of {origin[:200]}, not of this server ({host[:200]})"
 
 
-async def _refusal(request: Request) -> JSONResponse | None:
+async def _refusal(request: Request, *, changes_state: bool = False) -> JSONResponse | None:
     """None when the request may proceed, else the 403 (another site's page) or 401 response."""
-    why = cross_site(request)
+    why = cross_site(request, changes_state=changes_state)
     if why:
         return JSONResponse({"detail": f"Cross-site request refused: {why}. The hot reload routes answer "
                                        "only the webui's own page."}, status_code=403)
@@ -192,9 +201,21 @@ def has_routes(app: Any) -> bool:
     return any(getattr(route, "path", None) == EVENTS_PATH for route in getattr(app, "routes", []))
 
 
+async def _reloader_to_ask(request: Request, feed: Feed) -> Reloader | JSONResponse:
+    """The reloader a POST route asks, or the answer that refuses: the request's (see _refusal),
+    or the 404 that says there is none (hot reload is off)."""
+    refused = await _refusal(request, changes_state=True)
+    if refused is not None:
+        return refused
+    reloader = feed.reloader()
+    if reloader is None or not reloader.running:
+        return JSONResponse({"detail": "Hot reload is off: there is nothing to apply"}, status_code=404)
+    return reloader
+
+
 def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_route: AddRoute | None = None,
                heartbeat: float = HEARTBEAT_SECONDS, write_timeout: float = WRITE_TIMEOUT_SECONDS) -> bool:
-    """Add the two routes to `app` unless it has them; True when they were added.
+    """Add the routes to `app` unless it has them; True when they were added.
 
     `add_route(path, endpoint, methods=[...])` registers a route (default: `app.add_api_route`;
     SD.Next's API registrar adds its subpath copy and auth). `server` is the server that serves
@@ -205,6 +226,9 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
         return False
     register = add_route or app.add_api_route
     hub = StreamHub(feed.events, server or ServerView(), heartbeat=heartbeat, write_timeout=write_timeout)
+    # Names this app in every hello: a page that asked for Reload UI reloads itself once it is
+    # greeted by the next app (each Reload UI makes one).
+    app_id = secrets.token_hex(8)
 
     async def hot_reload_events(request: Request) -> Any:
         refused = await _refusal(request)
@@ -212,7 +236,7 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
             return refused
         start = resume_point(request.headers.get("last-event-id"), request.query_params.get("since"),
                              feed.events.last_seq)
-        return EventStreamResponse(hub, start, greeting(feed))
+        return EventStreamResponse(hub, start, {**greeting(feed), "app": app_id})
 
     async def hot_reload_status(request: Request) -> Any:
         refused = await _refusal(request)
@@ -220,6 +244,24 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
             return refused
         return await run_in_threadpool(lambda: JSONResponse(status(feed)))
 
+    async def hot_reload_apply_now(request: Request) -> Any:
+        reloader = await _reloader_to_ask(request, feed)
+        if isinstance(reloader, JSONResponse):
+            return reloader
+        reloader.apply_now()
+        return JSONResponse({"asked": True})
+
+    async def hot_reload_reload_ui(request: Request) -> Any:
+        reloader = await _reloader_to_ask(request, feed)
+        if isinstance(reloader, JSONResponse):
+            return reloader
+        reloader.reload_ui()
+        # Whether it waits: the page says so on the button. The host's busy() reads the webui's
+        # state, which is cheap, but it is the host's code: off the event loop.
+        return JSONResponse({"asked": True, "waiting": await run_in_threadpool(reloader.gate.reason)})
+
     register(EVENTS_PATH, hot_reload_events, methods=["GET"], include_in_schema=False)
     register(STATUS_PATH, hot_reload_status, methods=["GET"], include_in_schema=False)
+    register(APPLY_NOW_PATH, hot_reload_apply_now, methods=["POST"], include_in_schema=False)
+    register(RELOAD_UI_PATH, hot_reload_reload_ui, methods=["POST"], include_in_schema=False)
     return True

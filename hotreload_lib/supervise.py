@@ -38,7 +38,8 @@ class WatchSupervisor:
                  force_polling: str = "", native_observer: Callable[[], Any] | None = None,
                  suffixes: tuple[str, ...] = (".py",), what: str = "the live folder",
                  when_gone: str = "its files' replacements are undone",
-                 on_vanished: Callable[[], None] = lambda: None, on_resumed: Callable[[], None] = lambda: None) -> None:
+                 on_vanished: Callable[[], None] = lambda: None, on_resumed: Callable[[], None] = lambda: None,
+                 on_seen: Callable[[], None] = lambda: None) -> None:
         self.folder = folder
         self.suffixes = suffixes  # of the files whose events count
         self.what = what  # how notices name the folder ...
@@ -50,6 +51,7 @@ class WatchSupervisor:
         self.native_observer = native_observer  # the observer to try first (see watch.start_observer)
         self.on_vanished = on_vanished
         self.on_resumed = on_resumed
+        self.on_seen = on_seen  # an event that counts, heard before `sink` gets it (watch.start_observer)
         self.mode = "starting"
         self.mode_reason = ""
         self._watch: Any = None
@@ -148,7 +150,7 @@ class WatchSupervisor:
             raise WatchdogMissing(f"the Python package watchdog is missing ({error}): {WATCHDOG_FIX}") from error
         options = {"native": self.native_observer} if self.native_observer is not None else {}
         self._watch = start_observer(self.folder, self.sink, force_polling=self.force_polling,
-                                     suffixes=self.suffixes, **options)
+                                     suffixes=self.suffixes, on_seen=self.on_seen, **options)
         self._watch_since = time.monotonic()
 
     def _next_backoff(self, now: float) -> float:

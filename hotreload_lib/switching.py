@@ -4,8 +4,9 @@ CPython lets a thread that runs Python code without pause (a generation on the C
 keep the GIL for `sys.getswitchinterval()` (5 ms) before another thread gets a turn. A save passes
 from the observer's thread to the worker and on to the threads that call the patched code, each
 hand-off waiting up to that long, and the run itself is cut into 5 ms slices: tens of ms in all.
-From the moment a save is seen until it has been handled the interval is QUICK_INTERVAL; then the
-value found before is put back at once. The effect is process-wide but bounded: a few ms per save
+From the moment a save is heard (on watchdog's emitter thread, as the event is queued: see
+watch._tell_early) until it has been handled the interval is QUICK_INTERVAL; then the value found
+before is put back at once. The effect is process-wide but bounded: a few ms per save
 of more frequent switching; the interval is left alone when someone else changed it meanwhile.
 """
 from __future__ import annotations

@@ -116,21 +116,22 @@ class SourceStore:
             self._late.discard(module)
         return True
 
-    def snapshot_loaded(self, root: str | os.PathLike[str],
-                        extra: Iterable[types.ModuleType] = ()) -> list[types.ModuleType]:
+    def snapshot_loaded(self, root: str | os.PathLike[str], extra: Iterable[types.ModuleType] = (),
+                        forms: Iterable[str] = ()) -> list[types.ModuleType]:
         """Snapshot every loaded module whose file lies under `root` and is not known yet; returns
         the modules snapshotted. Call it when tracking `root` starts, and again before each update:
         a module imported since the last call (inside a callback, say) is found then. If its file
         changed after that last call, it may have changed after it was loaded, so what it runs is
         unknown: it is not snapshotted, and updating it is refused.
 
-        A module's file is compared as its path reads, against `root` as given and resolved: a
-        realpath per loaded module would cost the webui's start 40 µs times thousands of modules.
+        A module's file is compared as its path reads, against `root` as given and resolved and its
+        other `forms` (a symlink to it): a realpath per loaded module would cost the webui's start
+        40 µs times thousands of modules.
         Modules of sys.modules are looked at once per root.
         """
         key = os.path.normcase(os.path.abspath(root))
         prefixes = tuple({os.path.join(os.path.normcase(os.path.abspath(form)), "")
-                          for form in (root, os.path.realpath(root))})
+                          for form in (root, os.path.realpath(root), *forms)})
         now = time.time()
         taken = []
         with self._lock:

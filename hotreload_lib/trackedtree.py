@@ -42,12 +42,14 @@ class TrackedTree:
         self.host = host
         self.updated: dict[str, int] = {}  # module name -> updates applied, for the status view
         self._said_not_loaded: set[str] = set()
+        self._forms: list[str] = []  # the host's other paths of the folder, found at each sync
 
     # -- WatchedRoot ------------------------------------------------------------------------
     def sync(self, *, again: bool) -> None:
         """Remember what the tree's loaded modules run now (at start, and after Reload UI made new
         script modules). After missed events (`again` False), also apply what changed meanwhile."""
-        self.store.snapshot_loaded(self.folder, self._script_modules())
+        self._forms = list(self.host.path_forms(str(self.folder)))
+        self.store.snapshot_loaded(self.folder, self._script_modules(), self._forms)
         if again:
             return
         for module in self._tracked_modules():
@@ -79,13 +81,13 @@ class TrackedTree:
         return list(self.host.script_modules())
 
     def _tracked_modules(self) -> list[types.ModuleType]:
-        prefix = str(self.folder) + os.sep
+        prefixes = tuple(os.path.join(form, "") for form in (str(self.folder), *self._forms))
         loaded = [*list(sys.modules.values()), *self._script_modules()]
         return [module for module in loaded if isinstance(module, types.ModuleType)
-                and (module_file(module) or "").startswith(prefix) and self.store.knows(module)]
+                and (module_file(module) or "").startswith(prefixes) and self.store.knows(module)]
 
     def _source_changed(self, path: Path) -> None:
-        self.store.snapshot_loaded(self.folder, self._script_modules())  # modules imported since the last look
+        self.store.snapshot_loaded(self.folder, self._script_modules(), self._forms)  # imported since the last look
         # Only the modules it knows can be updated: no scan of the thousands the webui has loaded.
         modules = modules_from_file(path, among=self.store.modules())
         if not modules:
@@ -106,6 +108,11 @@ class TrackedTree:
         for module in modules:
             self._report(path, self.store.update(module, text))
 
+    def _what_rebuilds_the_page(self) -> str:
+        """What an event asks for when the page must be built again: Reload UI, or a restart where
+        the host has none in process (SD.Next, --nowebui, the standalone command)."""
+        return "restart" if self.host.why_no_reload_ui() else "reload_ui"
+
     def _report(self, path: Path, result: UpdateResult) -> None:
         changed = tuple({"name": change.name, "kind": change.kind, "action": change.action}
                         for change in result.changed)
@@ -113,16 +120,21 @@ class TrackedTree:
             self.updated[result.module] = self.updated.get(result.module, 0) + 1
             builders = self.host.page_builders(result.updated_functions)
             notes = list(result.notes)
+            needs = ""
             if builders:
-                notes.insert(0, f"{', '.join(builders)} built the page: Reload UI to see what they make now")
+                needs = self._what_rebuilds_the_page()
+                how = "Reload UI" if needs == "reload_ui" else "restart the webui"
+                notes.insert(0, f"{', '.join(builders)} built the page: {how} to see what they make now")
             what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
             self.reporter.publish(path, "updated", f"updated {result.module} in {result.duration_ms:.1f} ms: {what}",
                                   duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
-                                  notes=tuple(notes), needs="reload_ui" if builders else "")
+                                  notes=tuple(notes), needs=needs)
         elif result.status == "refused":
+            needs = self._what_rebuilds_the_page()
             self.reporter.publish(path, "error", f"cannot update {result.module} in place: {result.reason}; "
-                                  "it is as it was (Reload UI, or restart, to apply)", duration_ms=result.duration_ms,
-                                  modules=(result.module,), notes=tuple(result.notes), needs="reload_ui")
+                                  f"it is as it was ({'Reload UI, or restart,' if needs == 'reload_ui' else 'restart'}"
+                                  " to apply)", duration_ms=result.duration_ms,
+                                  modules=(result.module,), notes=tuple(result.notes), needs=needs)
         else:
             assert result.error is not None
             self.reporter.publish(path, "error", f"{result.error.summary} ({result.module} is as it was)",
@@ -148,13 +160,15 @@ class Tracking:
     `want()` (any thread) asks, the worker `apply()`s at its next turn."""
 
     def __init__(self, events: EventLog, host: HostHooks, timings: Timings, sink: Callable[[str, float], None], *,
-                 force_polling: str = "", native_observer: Callable[[], Any] | None = None) -> None:
+                 force_polling: str = "", native_observer: Callable[[], Any] | None = None,
+                 on_seen: Callable[[], None] = lambda: None) -> None:
         self.events = events
         self.host = host
         self.timings = timings
         self.sink = sink
         self.force_polling = force_polling
         self.native_observer = native_observer
+        self.on_seen = on_seen
         self.store = SourceStore()
         self.trees: dict[Path, tuple[TrackedTree, WatchSupervisor]] = {}
         self._wanted: list[Path] | None = None
@@ -184,7 +198,8 @@ class Tracking:
             supervisor = WatchSupervisor(
                 folder, self.sink, reporter, self.timings, force_polling=self.force_polling,
                 native_observer=self.native_observer, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
-                when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False))
+                when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False),
+                on_seen=self.on_seen)
             self.trees[folder] = (tree, supervisor)
             supervisor.check(first=True)
             tree.sync(again=True)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -101,32 +102,38 @@ class LiveFolderHandler(FileSystemEventHandler):
             log.exception("[Hot Reload] could not handle the file event %r", event)
 
     def _dispatch(self, event: FileSystemEvent) -> None:
-        paths = [os.fsdecode(event.src_path)]
-        if isinstance(event, (FileMovedEvent, DirMovedEvent)):
-            paths.append(os.fsdecode(event.dest_path))
-        for path in paths:
+        for path in _paths_of(event):
             seen = self.probe_seen.get(path)
             if seen is not None:
                 seen.set()
+        for path, delay in self.due(event):
+            self.sink(path, delay)
+
+    def due(self, event: FileSystemEvent) -> list[tuple[str, float]]:
+        """The paths `event` makes due, each with its delay; none for an event that does not count."""
+        paths = _paths_of(event)
         quiet = CLOSE_GRACE if self.close_events else QUIET_PERIOD
         if isinstance(event, (DirCreatedEvent, DirDeletedEvent, DirMovedEvent)):
             # A folder moved in or out carries files no event names: rescan it. One that appears is
             # scanned after the quiet period, so files still being written into it run complete
             # (through their own events first); one that is gone is handled at once.
             appeared = paths[-1] if isinstance(event, (DirCreatedEvent, DirMovedEvent)) else ""
-            for path in paths:
-                if is_watched_dir(self.folder, path):
-                    self.sink(path, quiet if path == appeared else 0.0)
-            return
+            return [(path, quiet if path == appeared else 0.0) for path in paths if is_watched_dir(self.folder, path)]
         if isinstance(event, (FileClosedEvent, FileDeletedEvent, FileMovedEvent)):
             delay = 0.0
         elif isinstance(event, (FileModifiedEvent, FileCreatedEvent)):
             delay = quiet
         else:
-            return
-        for path in paths:
-            if is_live_file(self.folder, path, self.suffixes) and not in_symlinked_folder(self.folder, path):
-                self.sink(path, delay)
+            return []
+        return [(path, delay) for path in paths
+                if is_live_file(self.folder, path, self.suffixes) and not in_symlinked_folder(self.folder, path)]
+
+
+def _paths_of(event: FileSystemEvent) -> list[str]:
+    paths = [os.fsdecode(event.src_path)]
+    if isinstance(event, (FileMovedEvent, DirMovedEvent)):
+        paths.append(os.fsdecode(event.dest_path))
+    return paths
 
 
 def in_symlinked_folder(folder: Path, path: str) -> bool:
@@ -154,19 +161,42 @@ class WatchMode:
         return self.observer.is_alive() and all(emitter.is_alive() for emitter in list(self.observer.emitters))
 
 
-def _start(observer: BaseObserver, folder: Path, handler: LiveFolderHandler) -> BaseObserver:
+def _start(observer: BaseObserver, folder: Path, handler: LiveFolderHandler,
+           on_seen: Callable[[], None]) -> BaseObserver:
     observer.schedule(handler, str(folder), recursive=True)
+    _tell_early(observer, handler, on_seen)
     observer.daemon = True
     observer.start()
     return observer
 
 
-def _polling(folder: Path, sink: Sink, reason: str, suffixes: tuple[str, ...], *, fallback: bool = False) -> WatchMode:
+def _tell_early(observer: BaseObserver, handler: LiveFolderHandler, on_seen: Callable[[], None]) -> None:
+    """Call `on_seen` for an event that counts as soon as the emitter's thread queues it, one thread
+    hand-off before the observer's thread dispatches it: beside a thread that holds the GIL without
+    pause (a generation on the CPU), each hand-off waits up to the switch interval, and `on_seen` is
+    what shortens it (switching.py). The queue is this observer's own, so wrapping its put() on the
+    instance touches nothing shared."""
+    queue = observer.event_queue
+    put = queue.put
+
+    def put_and_tell(item: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            if handler.due(item[0]):
+                on_seen()
+        except Exception:  # the emitter's thread ends on an exception: the event must still go
+            log.debug("[Hot Reload] early notice of %r failed", item, exc_info=True)
+        put(item, *args, **kwargs)
+
+    queue.put = put_and_tell
+
+
+def _polling(folder: Path, sink: Sink, reason: str, suffixes: tuple[str, ...], *, fallback: bool = False,
+             on_seen: Callable[[], None]) -> WatchMode:
     handler = LiveFolderHandler(folder, sink, close_events=False, suffixes=suffixes)
     # lstat: a symlinked folder is not descended into (a link loop would be walked ~40 levels deep),
     # and a symlinked file changes when the link does: what native events report too.
     observer = PollingObserverVFS(os.lstat, os.scandir, polling_interval=POLL_INTERVAL)  # type: ignore[arg-type]
-    _start(observer, folder, handler)
+    _start(observer, folder, handler, on_seen)
     return WatchMode(observer, "polling", "PollingObserver", reason, fallback)
 
 
@@ -189,27 +219,29 @@ def _probe(folder: Path, handler: LiveFolderHandler) -> bool | None:
 
 
 def start_observer(folder: Path, sink: Sink, *, force_polling: str = "", suffixes: tuple[str, ...] = LIVE_SUFFIXES,
-                   native: Callable[[], BaseObserver] = Observer) -> WatchMode:
+                   native: Callable[[], BaseObserver] = Observer,
+                   on_seen: Callable[[], None] = lambda: None) -> WatchMode:
     """Start watching `folder` recursively; `force_polling` is the reason, when polling is forced.
+    `sink` gets each due path on the observer's thread; `on_seen` hears of it earlier (_tell_early).
 
     `native` makes the observer tried first: watchdog's best for the platform. (Tests pass one
     whose start fails the way an exhausted inotify does.) Raises OSError when `folder` is gone.
     """
     if force_polling:
-        return _polling(folder, sink, force_polling, suffixes)
+        return _polling(folder, sink, force_polling, suffixes, on_seen=on_seen)
     observer = native()
     backend = type(observer).__name__
     # Only inotify reports close-after-write; its class is named, not imported (it cannot load elsewhere).
     close_events = any(klass.__name__ == "InotifyObserver" for klass in type(observer).__mro__)
     handler = LiveFolderHandler(folder, sink, close_events=close_events, suffixes=suffixes)
     try:
-        _start(observer, folder, handler)
+        _start(observer, folder, handler, on_seen)
     except OSError as error:
         if error.errno in FOLDER_GONE or not folder.is_dir():
             raise
         hint = LIMIT_HINTS.get(error.errno or 0, "")
         reason = f"the native watcher ({backend}) could not start: {error}" + (f"; {hint}" if hint else "")
-        return _polling(folder, sink, reason, suffixes, fallback=True)
+        return _polling(folder, sink, reason, suffixes, fallback=True, on_seen=on_seen)
     arrived = _probe(folder, handler)
     if arrived is False:
         observer.stop()
@@ -217,7 +249,7 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "", suffixe
             folder, sink,
             f"no event from the native watcher ({backend}) within {PROBE_TIMEOUT:g} s: the file system "
             "does not deliver them (WSL /mnt drive, Docker bind mount or network share?)",
-            suffixes, fallback=True,
+            suffixes, fallback=True, on_seen=on_seen,
         )
     reason = "file events arrive" if arrived else "folder not writable, probe skipped"
     return WatchMode(observer, "native", backend, reason)

@@ -1,16 +1,25 @@
 // sd-webui-hot-reload: a toast on the webui page for every reload, error and restore.
 // One global, hotReload; nothing runs at load but the registration with the host's page callbacks.
 // Events come from the server's ./hot-reload/events stream (Server-Sent Events, one JSON record per
-// reload: the schema in the README). Events the stream could not deliver come as one `gap`
+// reload: the schema in docs/reference.md). Events the stream could not deliver come as one `gap`
 // message: the page says so once and catches up from ./hot-reload/status. Every text from the
 // server is inserted as text, never as HTML.
 var hotReload = {
-    maxVisible: 5,
+    maxVisible: 3, // the newest; the others fold behind "+N more"
+    maxKept: 30,
+    burstMs: 1000, // short-lived toasts of other files this close together are one toast
+    groupLines: 6,
+    changedShown: 6,
+    reloadingUiLabel: "Reloading UI\u2026", // a Reload UI button's label while the host has not answered
     defaultSeconds: 6,
     retryMinMs: 1000,
     retryMaxMs: 30000,
     started: false,
     lastSeq: null, // the newest event this page has shown; null until the stream said hello
+    app: null, // the app that served the last hello: another one after the page asked for Reload UI is its new page
+    reloadUiAsked: false,
+    newestOfFile: {}, // file -> seq of its newest event seen, so a late status cannot undo it
+    burst: null,
     retryMs: 1000,
     retryTimer: null,
     refreshTimer: null,
@@ -45,6 +54,13 @@ var hotReload = {
 
     url: function(name) {
         return (hotReload.isSdNext() ? window.subpath + "/hot-reload/" : "./hot-reload/") + name;
+    },
+
+    request: function(name, options) {
+        var url = hotReload.url(name);
+        if (hotReload.isSdNext()) return window.authFetch(url, options);
+        options.credentials = "same-origin";
+        return fetch(url, options);
     },
 
     eventsUrl: function() {
@@ -132,13 +148,23 @@ var hotReload = {
     onHello: function(hello) {
         if (!hello) return;
         hotReload.retryMs = hotReload.retryMinMs;
+        if (hello.app) {
+            // The page asked for Reload UI and a new app answers: its page is the one to show.
+            if (hotReload.app !== null && hello.app !== hotReload.app && hotReload.reloadUiAsked) {
+                window.location.reload();
+                return;
+            }
+            hotReload.app = hello.app;
+        }
+        var first = hotReload.lastSeq === null;
         // A start below what this page has seen: the webui process was restarted and counts anew.
-        if (hotReload.lastSeq === null || hello.start < hotReload.lastSeq) hotReload.lastSeq = hello.start;
+        if (first || hello.start < hotReload.lastSeq) hotReload.lastSeq = hello.start;
         if (hello.problem && !hotReload.problemsShown[hello.problem]) {
             hotReload.problemsShown[hello.problem] = true;
             hotReload.show({kind: "error", title: "Hot reload is not running", lines: [hello.problem]});
         }
         if (hello.dropped) hotReload.missed(); // the gap message that follows names the range
+        else if (first) hotReload.resync(); // a page opened after an error shows what fails now
     },
 
     // Events `from`..`to` left the server's history before this page got them.
@@ -160,10 +186,10 @@ var hotReload = {
         hotReload.refreshPanelSoon();
     },
 
+    // The status settles what the page cannot know from its events: errors that were fixed while
+    // it was not listening go, and every file failing now has its error toast.
     resync: function() {
-        var url = hotReload.url("status");
-        var asked = hotReload.isSdNext() ? window.authFetch(url) : fetch(url, {credentials: "same-origin"});
-        asked.then(function(response) {
+        hotReload.request("status", {}).then(function(response) {
             if (!response || !response.ok) throw new Error("status refused");
             return response.json();
         }).then(function(state) {
@@ -178,6 +204,11 @@ var hotReload = {
                     hotReload.dismiss(node);
                 }
             });
+            (state.failing || []).forEach(function(event) {
+                if (!event || !event.file || (hotReload.newestOfFile[event.file] || 0) >= event.seq) return;
+                hotReload.newestOfFile[event.file] = event.seq;
+                hotReload.toastFor(event);
+            });
         }).catch(function() {
             // Not reachable now (a restart, a refusal): the toasts stay as they are.
         });
@@ -187,6 +218,7 @@ var hotReload = {
         if (!event || typeof event.seq !== "number") return;
         if (hotReload.lastSeq !== null && event.seq <= hotReload.lastSeq) return; // shown already
         hotReload.lastSeq = event.seq;
+        if (event.file) hotReload.newestOfFile[event.file] = event.seq;
         hotReload.toastFor(event);
         hotReload.refreshPanelSoon();
     },
@@ -194,71 +226,217 @@ var hotReload = {
     // -- what each event says -----------------------------------------------------------------
     toastFor: function(event) {
         var file = event.file || "";
+        // A newer event of a file settles its earlier toasts that stay: an error, "still running",
+        // "waiting". Only a run settles an error; another save while waiting is one wait.
+        if (event.outcome === "deferred") hotReload.resolve(file, ".hot-reload-waiting");
+        else if (event.outcome === "running") hotReload.resolve(file, ".hot-reload-running");
+        else if (event.outcome !== "info") hotReload.resolve(file);
+        var notes = event.notes || [];
         if (event.outcome === "ok") {
-            hotReload.resolve(file);
             if (hotReload.option("hot_reload_success_toasts", true) === false) return;
             var replaced = (event.replaced || []).map(function(item) {
                 return item.target + " (" + item.mode + ")" + (item.note ? ": " + item.note : "");
             });
-            hotReload.show({
-                kind: "success",
-                file: file,
-                title: "Reloaded " + file,
-                meta: (event.duration_ms || 0).toFixed(1) + " ms",
-                lines: replaced.length ? ["Replaced: " + replaced.join(", ")] : ["Nothing replaced"],
-                notes: event.notes,
-            });
-        } else if (event.outcome === "error") {
-            var error = event.error;
             var lines = [];
-            if (error) {
-                lines.push(error.type + ": " + error.message);
-                if (error.line) lines.push(file + ":" + error.line);
-            } else {
-                lines.push(event.message);
-            }
-            hotReload.resolve(file);
-            hotReload.show({
-                kind: "error",
-                file: file,
-                seq: event.seq,
-                title: file ? "Error in " + file : "Hot reload error",
-                lines: lines,
-                notes: event.notes,
-                traceback: error ? error.traceback : "",
-            });
+            if (replaced.length) lines.push("Replaced: " + replaced.join(", "));
+            if ((event.restored || []).length) lines.push("Restored: " + event.restored.join(", "));
+            if (!lines.length) lines.push("Nothing replaced");
+            hotReload.show({kind: "success", file: file, title: "Reloaded " + file, meta: hotReload.ms(event),
+                lines: lines, notes: notes, groupable: true});
+        } else if (event.outcome === "updated") {
+            hotReload.showUpdated(event);
+        } else if (event.outcome === "error") {
+            hotReload.showError(event);
         } else if (event.outcome === "removed") {
-            hotReload.resolve(file);
-            hotReload.show({
-                kind: "info",
-                file: file,
-                title: "Removed " + file,
-                lines: [event.restored && event.restored.length ? "Restored: " + event.restored.join(", ") : "Nothing to restore"],
-                notes: event.notes,
-            });
+            hotReload.show({kind: "info", file: file, title: "Removed " + file, notes: notes, groupable: true,
+                lines: [(event.restored || []).length ? "Restored: " + event.restored.join(", ") : "It had replaced nothing"]});
         } else if (event.outcome === "deferred") {
-            hotReload.show({kind: "info", file: file, title: "Deferred " + file, lines: [event.message], notes: event.notes});
+            hotReload.show({kind: "waiting", file: file, seq: event.seq, title: "Waiting: " + file,
+                lines: [event.message], notes: notes, actions: [hotReload.applyNowAction()]});
         } else if (event.outcome === "running") {
-            // One per file, replaced by each newer notice, until the run ends (ok, error, removed).
-            hotReload.resolve(file, ".hot-reload-running");
             hotReload.show({kind: "running", file: file, seq: event.seq, title: "Still running: " + file,
                 lines: [event.message]});
         } else {
             var about = file && file !== "." ? file : "Hot reload"; // "." is the live folder itself
-            hotReload.show({kind: "info", file: file, title: about, lines: [event.message], notes: event.notes});
+            hotReload.show({kind: "info", file: file, title: about, lines: [event.message], notes: notes});
         }
     },
 
+    ms: function(event) {
+        return event.duration_ms ? event.duration_ms.toFixed(1) + " ms" : "";
+    },
+
+    showUpdated: function(event) {
+        var file = event.file || "";
+        var notes = event.notes || [];
+        if (event.asset === "css") {
+            var swapped = event.url ? hotReload.swapStylesheet(event.url) : 0;
+            if (swapped) {
+                if (hotReload.option("hot_reload_success_toasts", true) === false) return;
+                hotReload.show({kind: "success", file: file, title: "Style updated: " + file, groupable: true,
+                    lines: ["This page uses the new stylesheet"], notes: notes});
+            } else {
+                hotReload.show({kind: "info", file: file, title: "Style changed: " + file, notes: notes,
+                    lines: ["This page does not link it yet: reload the page to use it"],
+                    actions: [hotReload.reloadPageAction()]});
+            }
+            return;
+        }
+        if (event.asset === "js" || event.needs === "reload_page") {
+            hotReload.show({kind: "info", file: file, title: "JavaScript changed: " + file, notes: notes,
+                lines: ["Reload the page to run the new script"], actions: [hotReload.reloadPageAction()]});
+            return;
+        }
+        var modules = event.modules || [];
+        var prefix = modules.length === 1 ? modules[0] + "." : null; // names are said within their module
+        var changed = (event.changed || []).map(function(change) {
+            var name = prefix && change.name.indexOf(prefix) === 0 ? change.name.slice(prefix.length) : change.name;
+            return name + " (" + change.kind + " " + change.action + ")";
+        });
+        var summary = changed.length ? changed.slice(0, hotReload.changedShown).join(", ") : "nothing changed";
+        if (changed.length > hotReload.changedShown) summary += " and " + (changed.length - hotReload.changedShown) + " more";
+        var toast = {kind: "success", file: file, title: "Updated " + file, meta: hotReload.ms(event),
+            lines: [(modules.length ? modules.join(", ") + ": " : "") + summary], notes: notes};
+        // Reload UI, or a restart where the host cannot rebuild its page: said even when success
+        // toasts are off, and never folded into a group.
+        if (event.needs === "reload_ui") {
+            toast.actions = [hotReload.reloadUiAction()];
+        } else if (event.needs !== "restart") {
+            if (hotReload.option("hot_reload_success_toasts", true) === false) return;
+            toast.groupable = true;
+        }
+        hotReload.show(toast);
+    },
+
+    showError: function(event) {
+        // "." is the folder itself: a notice of the reloader, not of a file.
+        var file = event.file === "." ? "" : event.file || "";
+        var error = event.error;
+        var lines = [];
+        if (error) {
+            lines.push(error.type + ": " + error.message);
+            if (error.line) lines.push({file: file, path: error.file || event.path, line: error.line});
+        }
+        // The message says what was kept and, for a module, which; an error record alone does not.
+        if (event.message && (!error || (event.modules || []).length)) lines.push(event.message);
+        hotReload.show({
+            kind: "error",
+            file: file,
+            seq: event.seq,
+            title: file ? "Error in " + file : "Hot reload error",
+            lines: lines,
+            notes: event.notes,
+            traceback: error ? error.traceback : "",
+            actions: event.needs === "reload_ui" ? [hotReload.reloadUiAction()] : [],
+        });
+        if (event.needs === "restart" && !file) hotReload.reloadUiRefused();
+    },
+
+    // -- page assets --------------------------------------------------------------------------
+    pathOf: function(url) {
+        try {
+            return new URL(url, document.baseURI).pathname;
+        } catch (error) {
+            return "";
+        }
+    },
+
+    // Each <link> to the changed stylesheet (its path without the version query) loads the new
+    // one in place: the page, its inputs and its images stay.
+    swapStylesheet: function(url) {
+        var wanted = hotReload.pathOf(url);
+        var swapped = 0;
+        if (!wanted) return 0;
+        Array.prototype.forEach.call(document.querySelectorAll("link[rel~='stylesheet']"), function(link) {
+            if (hotReload.pathOf(link.getAttribute("href") || "") !== wanted) return;
+            var fresh = new URL(url, document.baseURI);
+            // The same version query as before (a save within the file time's resolution) would
+            // be served from the cache.
+            if (fresh.href === link.href) fresh.searchParams.set("hot_reload", String(Date.now()));
+            link.href = fresh.href;
+            swapped += 1;
+        });
+        return swapped;
+    },
+
+    // -- the buttons --------------------------------------------------------------------------
+    applyNowAction: function() {
+        return {label: "Apply now", run: function(button, node) {
+            hotReload.post("apply-now", button, node, "Applying\u2026", function() {});
+        }};
+    },
+
+    reloadUiAction: function() {
+        return {label: "Reload UI", run: function(button, node) {
+            hotReload.reloadUiAsked = true;
+            hotReload.post("reload-ui", button, node, hotReload.reloadingUiLabel, function(answer) {
+                if (answer && answer.waiting) {
+                    hotReload.addLine(node, "Reload UI waits: " + answer.waiting + "; it follows when that has finished");
+                }
+            });
+        }};
+    },
+
+    // The host cannot rebuild its page (SD.Next, --nowebui): the buttons that asked stop saying
+    // "Reloading UI…", and the page stops waiting for a new app.
+    reloadUiRefused: function() {
+        hotReload.reloadUiAsked = false;
+        Array.prototype.forEach.call(document.querySelectorAll("#hot-reload-toasts .hot-reload-action"), function(button) {
+            if (button.disabled && button.textContent === hotReload.reloadingUiLabel) button.textContent = "Restart needed";
+        });
+    },
+
+    reloadPageAction: function() {
+        return {label: "Reload page", run: function() {
+            window.location.reload();
+        }};
+    },
+
+    post: function(name, button, node, busyLabel, then) {
+        var label = button.textContent;
+        button.disabled = true;
+        button.textContent = busyLabel;
+        hotReload.request(name, {method: "POST"}).then(function(response) {
+            if (!response || !response.ok) throw new Error("HTTP " + (response ? response.status : "error"));
+            return response.json();
+        }).then(then).catch(function(error) {
+            button.disabled = false;
+            button.textContent = label;
+            hotReload.addLine(node, label + " failed: " + error.message);
+        });
+    },
+
+    addLine: function(node, text) {
+        node.insertBefore(hotReload.element("div", "hot-reload-toast-line", text), node.querySelector(".hot-reload-toast-actions"));
+    },
+
     // -- toasts -------------------------------------------------------------------------------
+    // The box holds a bar (how many are folded away, Dismiss all) above the stack of toasts.
     container: function() {
         var box = document.getElementById("hot-reload-toasts");
         if (box) return box;
-        box = document.createElement("div");
+        box = hotReload.element("div", "hot-reload-toasts");
         box.id = "hot-reload-toasts";
-        box.className = "hot-reload-toasts";
         box.setAttribute("aria-live", "polite");
+        var bar = hotReload.element("div", "hot-reload-bar");
+        var more = hotReload.button("hot-reload-more", "", function() {
+            box.classList.toggle("hot-reload-expanded");
+            hotReload.layout();
+        });
+        var all = hotReload.button("hot-reload-dismiss-all", "Dismiss all", function() {
+            Array.prototype.slice.call(hotReload.stack().children).forEach(hotReload.dismiss);
+        });
+        bar.appendChild(more);
+        bar.appendChild(all);
+        box.appendChild(bar);
+        box.appendChild(hotReload.element("div", "hot-reload-stack"));
         document.body.appendChild(box);
+        hotReload.layout();
         return box;
+    },
+
+    stack: function() {
+        return hotReload.container().querySelector(".hot-reload-stack");
     },
 
     element: function(tag, className, text) {
@@ -268,8 +446,63 @@ var hotReload = {
         return node;
     },
 
+    button: function(className, text, onClick) {
+        var node = hotReload.element("button", className, text);
+        node.type = "button";
+        node.addEventListener("click", onClick);
+        return node;
+    },
+
     show: function(toast) {
-        var box = hotReload.container();
+        if (toast.groupable) {
+            var merged = hotReload.joinBurst(toast);
+            if (merged) return merged;
+        }
+        var node = hotReload.render(toast);
+        hotReload.stack().appendChild(node);
+        if (toast.groupable) hotReload.burst = {node: node, toasts: [toast], time: Date.now()};
+        var stays = toast.kind === "error" || toast.kind === "running" || toast.kind === "waiting" ||
+            (toast.actions || []).length > 0;
+        if (!stays) hotReload.expireLater(node);
+        hotReload.trim();
+        hotReload.layout();
+        return node;
+    },
+
+    // Saves of several files at once (a git checkout, a search and replace) are one toast.
+    joinBurst: function(toast) {
+        var burst = hotReload.burst;
+        if (!burst || !burst.node.parentNode || Date.now() - burst.time > hotReload.burstMs) return null;
+        if (burst.toasts.some(function(shown) { return shown.file === toast.file; })) return null;
+        burst.toasts.push(toast);
+        burst.time = Date.now();
+        var old = burst.node;
+        hotReload.burst = null;
+        var node = hotReload.show(hotReload.groupOf(burst.toasts));
+        old.parentNode.replaceChild(node, old); // where the burst began, not at the end
+        hotReload.burst = {node: node, toasts: burst.toasts, time: burst.time};
+        hotReload.layout();
+        return node;
+    },
+
+    groupOf: function(toasts) {
+        var lines = toasts.slice(0, hotReload.groupLines).map(function(toast) {
+            var first = toast.lines && toast.lines[0];
+            return toast.title + (typeof first === "string" ? " \u2014 " + first : "");
+        });
+        if (toasts.length > hotReload.groupLines) {
+            lines.push("and " + (toasts.length - hotReload.groupLines) + " more (the Hot Reload tab lists them)");
+        }
+        var notes = [];
+        toasts.forEach(function(toast) {
+            (toast.notes || []).forEach(function(note) {
+                notes.push(toast.file + ": " + note);
+            });
+        });
+        return {kind: "success", title: toasts.length + " files changed", lines: lines, notes: notes.slice(0, 6)};
+    },
+
+    render: function(toast) {
         var node = hotReload.element("div", "hot-reload-toast hot-reload-" + toast.kind);
         node.setAttribute("role", toast.kind === "error" ? "alert" : "status");
         node.hotReloadFile = toast.file || "";
@@ -278,33 +511,99 @@ var hotReload = {
         var head = hotReload.element("div", "hot-reload-toast-head");
         head.appendChild(hotReload.element("span", "hot-reload-toast-title", toast.title));
         if (toast.meta) head.appendChild(hotReload.element("span", "hot-reload-toast-meta", toast.meta));
-        var close = hotReload.element("button", "hot-reload-toast-close", "\u00d7");
-        close.type = "button";
-        close.title = "Dismiss";
-        close.setAttribute("aria-label", "Dismiss");
-        close.addEventListener("click", function() {
+        var close = hotReload.button("hot-reload-toast-close", "\u00d7", function() {
             hotReload.dismiss(node);
         });
+        close.title = "Dismiss";
+        close.setAttribute("aria-label", "Dismiss");
         head.appendChild(close);
         node.appendChild(head);
 
         (toast.lines || []).forEach(function(line) {
-            node.appendChild(hotReload.element("div", "hot-reload-toast-line", line));
+            node.appendChild(typeof line === "string" ? hotReload.element("div", "hot-reload-toast-line", line)
+                : hotReload.location(line));
         });
         (toast.notes || []).forEach(function(note) {
             node.appendChild(hotReload.element("div", "hot-reload-toast-note", note));
         });
-        if (toast.traceback) {
-            var details = hotReload.element("details", "hot-reload-toast-details");
-            details.appendChild(hotReload.element("summary", "", "Traceback"));
-            details.appendChild(hotReload.element("pre", "hot-reload-toast-traceback", toast.traceback));
-            node.appendChild(details);
+        if (toast.traceback) node.appendChild(hotReload.traceback(toast.traceback));
+        if ((toast.actions || []).length) {
+            var actions = hotReload.element("div", "hot-reload-toast-actions");
+            toast.actions.forEach(function(action) {
+                var button = hotReload.button("hot-reload-action", action.label, function() {
+                    action.run(button, node);
+                });
+                actions.appendChild(button);
+            });
+            node.appendChild(actions);
         }
-
-        box.appendChild(node);
-        if (toast.kind !== "error" && toast.kind !== "running") hotReload.expireLater(node);
-        hotReload.trim(box);
         return node;
+    },
+
+    // `file:line`, a link into the user's editor when the setting gives its URL
+    // (e.g. vscode://file/{path}:{line}).
+    location: function(where) {
+        var line = hotReload.element("div", "hot-reload-toast-line hot-reload-toast-location");
+        var text = where.file + ":" + where.line;
+        var href = hotReload.editorHref(where.path, where.line);
+        if (!href) {
+            line.textContent = text;
+            return line;
+        }
+        var link = hotReload.element("a", "hot-reload-editor-link", text);
+        link.href = href;
+        link.title = "Open in your editor";
+        line.appendChild(link);
+        return line;
+    },
+
+    editorHref: function(path, lineNumber) {
+        var template = String(hotReload.option("hot_reload_editor_link", "") || "").trim();
+        if (!template || !path) return "";
+        var scheme = /^([a-z][a-z0-9+.-]*):/i.exec(template);
+        // The setting is the user's, but a link that runs script is never what it meant.
+        if (!scheme || /^(javascript|data|vbscript)$/i.test(scheme[1])) return "";
+        var forward = String(path).replace(/\\/g, "/");
+        return template.split("{path}").join(encodeURI(forward)).split("{line}").join(String(lineNumber || 1));
+    },
+
+    // The user's frames first: the reloader's own (a failing replace() goes through several) are
+    // behind a button, as they say nothing about the user's code.
+    ownFramePattern: /^ {2}File "[^"]*[\\/]hotreload_lib[\\/][^"\\/]+\.py", line \d+/,
+
+    traceback: function(text) {
+        var kept = [];
+        var hidden = 0;
+        var skipping = false;
+        text.split("\n").forEach(function(line) {
+            if (hotReload.ownFramePattern.test(line)) {
+                hidden += 1;
+                skipping = true;
+                return;
+            }
+            if (skipping && line.indexOf("    ") === 0) return; // that frame's source line and markers
+            skipping = false;
+            kept.push(line);
+        });
+        var details = hotReload.element("details", "hot-reload-toast-details");
+        details.appendChild(hotReload.element("summary", "", "Traceback"));
+        var pre = hotReload.element("pre", "hot-reload-toast-traceback", kept.join("\n"));
+        details.appendChild(pre);
+        if (hidden) {
+            var full = false;
+            var toggle = hotReload.button("hot-reload-frames", "", function() {
+                full = !full;
+                pre.textContent = full ? text : kept.join("\n");
+                toggle.textContent = full ? "Hide hot reload's own frames" : hotReload.framesLabel(hidden);
+            });
+            toggle.textContent = hotReload.framesLabel(hidden);
+            details.appendChild(toggle);
+        }
+        return details;
+    },
+
+    framesLabel: function(count) {
+        return "Show hot reload's own frames (" + count + ")";
     },
 
     // Short-lived toasts go after the set duration; the pointer over one keeps it.
@@ -327,26 +626,44 @@ var hotReload = {
     },
 
     dismiss: function(node) {
-        if (node.parentNode) node.parentNode.removeChild(node);
+        if (!node.parentNode) return;
+        node.parentNode.removeChild(node);
+        hotReload.layout();
     },
 
-    // A newer event of a file settles its earlier error or "still running" notice: that toast goes.
     resolve: function(file, selector) {
         if (!file) return;
-        var settled = hotReload.container().querySelectorAll(selector || ".hot-reload-error, .hot-reload-running");
+        var settled = hotReload.stack().querySelectorAll(selector || ".hot-reload-error, .hot-reload-running, .hot-reload-waiting");
         Array.prototype.forEach.call(settled, function(node) {
             if (node.hotReloadFile === file) hotReload.dismiss(node);
         });
     },
 
-    // At most maxVisible: the oldest short-lived toasts go first, errors (and the notice of missed
+    // At most maxKept: the oldest short-lived toasts go first, errors (and the notice of missed
     // events, which a burst of catching up would push out at once) only when nothing else is left.
-    trim: function(box) {
-        while (box.children.length > hotReload.maxVisible) {
-            var oldest = box.querySelector(".hot-reload-toast:not(.hot-reload-error):not(.hot-reload-missed)") ||
-                box.firstElementChild;
-            hotReload.dismiss(oldest);
+    trim: function() {
+        var stack = hotReload.stack();
+        while (stack.children.length > hotReload.maxKept) {
+            hotReload.dismiss(stack.querySelector(".hot-reload-toast:not(.hot-reload-error):not(.hot-reload-missed)") ||
+                stack.firstElementChild);
         }
+    },
+
+    // The newest maxVisible show; older ones fold behind "+N more" unless the list is expanded.
+    layout: function() {
+        var box = document.getElementById("hot-reload-toasts");
+        if (!box) return;
+        var toasts = box.querySelector(".hot-reload-stack").children;
+        var folded = Math.max(0, toasts.length - hotReload.maxVisible);
+        var expanded = box.classList.contains("hot-reload-expanded") && folded > 0;
+        if (!folded) box.classList.remove("hot-reload-expanded");
+        Array.prototype.forEach.call(toasts, function(node, index) {
+            node.classList.toggle("hot-reload-folded", !expanded && index < folded);
+        });
+        var more = box.querySelector(".hot-reload-more");
+        more.hidden = folded === 0;
+        more.textContent = expanded ? "Show fewer" : "+" + folded + " more";
+        box.querySelector(".hot-reload-bar").hidden = toasts.length < 2;
     },
 
     // -- the Hot Reload tab follows the events: at once while it shows, else when it comes into view

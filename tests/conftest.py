@@ -52,6 +52,18 @@ class EventWatcher:
         return fresh
 
 
+@pytest.fixture(autouse=True)
+def switch_interval_comes_back() -> Iterator[None]:
+    """The reloader's quick thread switching is process-wide: no test may leave it behind (a
+    reloader that stops while an event begins it would, and every later test would run with it)."""
+    before = sys.getswitchinterval()
+    yield
+    deadline = time.monotonic() + 5
+    while sys.getswitchinterval() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sys.getswitchinterval() == before, f"the switch interval was left at {sys.getswitchinterval()}"
+
+
 @pytest.fixture
 def live_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "live"

@@ -62,6 +62,26 @@ def my_ext(webui: StandinWebui) -> Iterator[Path]:
         del sys.modules[name]
 
 
+@pytest.fixture
+def linked_ext(webui: StandinWebui, tmp_path: Path) -> Iterator[Path]:
+    """my-ext developed elsewhere and symlinked into the webui's extensions/, as developers do: the
+    host loads it by the link's path. Yields the real folder."""
+    real = tmp_path / "dev" / "my-ext"
+    write(real / "scripts" / "my_ext.py", SCRIPT)
+    write(real / "my_ext_lib" / "__init__.py", "")
+    write(real / "my_ext_lib" / "greeting.py", GREETING)
+    link = webui.webui_root / "extensions" / "my-ext"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(real, target_is_directory=True)
+    webui.extension_dirs.append(link)
+    from modules import extensions
+
+    extensions.extensions.append(extensions.Extension("my-ext", str(link)))
+    yield real
+    for name in [name for name in sys.modules if name.split(".")[0] == "my_ext_lib"]:
+        del sys.modules[name]
+
+
 def start(webui: StandinWebui, tmp_path: Path, *argv: str) -> tuple[Path, EventWatcher]:
     live = tmp_path / "live"
     live.mkdir(exist_ok=True)
@@ -118,6 +138,23 @@ def test_editing_a_tracked_extension_updates_its_loaded_code_in_place(
     assert any("MyScript.ui built the page" in note for note in ui_changed.notes)
 
 
+def test_where_the_host_cannot_rebuild_its_page_the_events_say_restart(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SD.Next, --nowebui, a webui without Reload UI: no Reload UI button that can only be refused."""
+    from modules import shared
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    monkeypatch.setattr(shared.state, "request_restart", None)
+    edit(my_ext / "scripts" / "my_ext.py", '["ui v1"]', '["ui v2"]')
+    ui_changed = watcher.file("my-ext/scripts/my_ext.py")
+    assert (ui_changed.outcome, ui_changed.needs) == ("updated", "restart")
+    assert any("MyScript.ui built the page: restart the webui to see" in note for note in ui_changed.notes)
+    edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script):", "class MyScript(scripts.Script, dict):")
+    refused = watcher.file("my-ext/scripts/my_ext.py")
+    assert (refused.outcome, refused.needs) == ("error", "restart")
+    assert "(restart to apply)" in refused.message
+
+
 def test_what_cannot_change_in_place_is_refused_and_reload_ui_waits_for_the_generation(
         webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
     from modules import shared
@@ -164,6 +201,24 @@ def test_a_live_folder_that_is_an_extension_says_to_track_it(webui: StandinWebui
     assert "--hot-reload-track" in notice.message and notice.file == "."
     webui.reload_ui()
     assert [e for e in watcher.quiet(0.5) if "looks like an extension" in e.message] == []
+
+
+def test_an_extension_symlinked_into_the_webui_follows_edits_of_its_real_folder(
+        webui: StandinWebui, linked_ext: Path, tmp_path: Path) -> None:
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(linked_ext))
+    script = the_script()
+    assert "extensions" in sys.modules["my_ext_lib.greeting"].__file__  # loaded by the link's path
+    edit(linked_ext / "my_ext_lib" / "greeting.py", '"hello "', '"bonjour "')
+    assert watcher.file("my-ext/my_ext_lib/greeting.py").outcome == "updated"
+    edit(linked_ext / "scripts" / "my_ext.py", '"run v1, "', '"run v2, "')
+    assert watcher.file("my-ext/scripts/my_ext.py").outcome == "updated"
+    assert script.run(None) == "run v2, bonjour p"
+    # The page links the stylesheet by the link's path (SD.Next: file=extensions/my-ext/style.css).
+    from modules import ui_gradio_extensions  # noqa: F401  (the host imports it to build the page)
+
+    write(linked_ext / "style.css", "body { color: blue; }\n")
+    css = watcher.file("my-ext/style.css")
+    assert css.url.startswith(f"file={webui.webui_root / 'extensions' / 'my-ext' / 'style.css'}?")
 
 
 def test_the_setting_tracks_an_installed_extension_at_once(webui: StandinWebui, my_ext: Path,

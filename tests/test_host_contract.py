@@ -321,7 +321,7 @@ def test_console_lines_go_through_the_hosts_logger_when_the_root_is_silenced(
 
 
 # -- the page's routes and tab, on each new app -----------------------------------------------------
-PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status")
+PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status", "/hot-reload/apply-now", "/hot-reload/reload-ui")
 
 
 def route_count(app: Any, path: str) -> int:
@@ -345,7 +345,7 @@ def test_each_new_app_gets_the_page_routes_exactly_once(webui: StandinWebui, tmp
     watcher.file("patch_other.py", "ok")
     assert webui.apps_created == 3
     for app in apps:
-        assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
+        assert [route_count(app, path) for path in PAGE_PATHS] == [1] * len(PAGE_PATHS)
     state = TestClient(apps[-1]).get("/hot-reload/status").json()
     assert state["folder"] == str(live) and state["mode"] in ("native", "polling")
     assert [(row["owner_file"], row["target"].endswith("greet")) for row in state["active"]] == [
@@ -390,8 +390,9 @@ def test_the_hot_reload_tab_and_the_toast_settings(webui: StandinWebui, tmp_path
     labels = shared.opts.data_labels
     assert labels["hot_reload_success_toasts"].default is True
     assert labels["hot_reload_toast_seconds"].default == 6
-    assert {labels[key].section for key in ("hot_reload_success_toasts", "hot_reload_toast_seconds")} == {
-        ("hot_reload", "Hot Reload")}
+    assert labels["hot_reload_editor_link"].default == ""  # file:line stays plain text until the user sets one
+    page_options = ("hot_reload_success_toasts", "hot_reload_toast_seconds", "hot_reload_editor_link")
+    assert {labels[key].section for key in page_options} == {("hot_reload", "Hot Reload")}
 
 
 def test_sdnext_routes_go_through_its_api_registrar_with_auth(webui: StandinWebui, tmp_path: Path) -> None:
@@ -416,7 +417,7 @@ def test_sdnext_routes_go_through_its_api_registrar_with_auth(webui: StandinWebu
     finally:
         del shared.api
     assert calls == [(path, True) for path in PAGE_PATHS]
-    assert [route_count(app, prefix + path) for prefix in ("/sdnext", "") for path in PAGE_PATHS] == [1, 1, 1, 1]
+    assert [route_count(app, prefix + path) for prefix in ("/sdnext", "") for path in PAGE_PATHS] == [1] * 8
 
 
 # -- a generation running, and the callbacks live files register (HOST_CONTRACT.md §4, §9) ---------
@@ -554,7 +555,7 @@ def test_api_only_mode_watches_and_serves_the_routes(webui: StandinWebui, tmp_pa
         webui.preload(["--hot-reload-dir", str(live), "--nowebui"])
         app = webui.start_api_only()
         webui_events().file("patch_other.py", "ok")
-        assert [route_count(app, path) for path in PAGE_PATHS] == [1, 1]
+        assert [route_count(app, path) for path in PAGE_PATHS] == [1] * len(PAGE_PATHS)
         assert TestClient(app).get("/hot-reload/status").json()["mode"] in ("native", "polling")
         assert "[Hot Reload] patch_other.py: reloaded in" in capfd.readouterr().err
     finally:

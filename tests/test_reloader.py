@@ -4,18 +4,22 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 from watchdog.observers import Observer
 
 from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.switching import QUICK_INTERVAL
 from tests.conftest import write
 
 TARGET = types.ModuleType("hot_reload_test_target")
@@ -155,6 +159,7 @@ def test_live_module_has_real_name_file_source_and_tracebacks(live_dir: Path, ma
     assert module.where() == (name, str(path))
     assert "def where():" in inspect.getsource(module.where)
     assert module.Point(1).x == 1
+    assert pickle.loads(pickle.dumps(module.Point(2))) == module.Point(2)
     with pytest.raises(LookupError) as caught:
         module.fail()
     assert caught.traceback[-1].path == live_dir / "pkg dir" / "my-mod.py"
@@ -418,3 +423,54 @@ def test_an_exception_raised_in_a_replacement_when_called_is_reported_once(live_
     assert 'line 7, in greet' in first_frame  # from your frame: no forwarding frame at the def line
     assert watcher.quiet(0.3) == []  # once per target within a few seconds
     assert GREET_ALIAS("ok") == "fine ok"
+
+
+def test_threads_switch_quickly_while_a_save_is_handled_and_the_interval_comes_back(
+        make_reloader: Any, live_dir: Path, tmp_path: Path) -> None:
+    """A documented, bounded, process-wide effect: the run sees the quick interval, and the
+    interval found before is back once the save was handled."""
+    before = sys.getswitchinterval()
+    seen = tmp_path / "seen.txt"
+    _reloader, watcher = make_reloader()
+    write(live_dir / "probe.py", f"import sys\nopen({str(seen)!r}, 'w').write(repr(sys.getswitchinterval()))\n")
+    watcher.file("probe.py", "ok")
+    assert float(seen.read_text()) == QUICK_INTERVAL < before
+    deadline = time.monotonic() + 10
+    while sys.getswitchinterval() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sys.getswitchinterval() == before
+
+
+
+@pytest.mark.parametrize("force_polling", ["", "polling asked for by the test"])
+def test_a_save_is_heard_on_the_emitters_thread_before_the_observer_dispatches_it(
+        tmp_path: Path, force_polling: str) -> None:
+    """The quick switch interval starts there: one thread hand-off sooner than the handler."""
+    from hotreload_lib.watch import start_observer
+
+    heard: list[tuple[threading.Thread, float]] = []
+    sunk: list[tuple[threading.Thread, float, str]] = []
+
+    def sink(path: str, _delay: float) -> None:
+        sunk.append((threading.current_thread(), time.monotonic(), path))
+
+    def on_seen() -> None:
+        heard.append((threading.current_thread(), time.monotonic()))
+
+    mode = start_observer(tmp_path, sink, force_polling=force_polling, on_seen=on_seen)
+    try:
+        write(tmp_path / "notes.txt", "not a live file\n")
+        write(tmp_path / "tweak.py", "x = 1\n")
+        deadline = time.monotonic() + 10
+        while not sunk and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.2)  # the file's later events (and a polling round) are dispatched too
+        emitters = set(mode.observer.emitters)
+    finally:
+        mode.observer.stop()
+        mode.observer.join(5)
+    assert sunk and sunk[0][2].endswith("tweak.py"), "the save never reached the sink"
+    assert heard, "on_seen was never called"
+    assert heard[0][0] in emitters and sunk[0][0] not in emitters
+    assert heard[0][1] <= sunk[0][1]
+    assert len(heard) == len(sunk), "an event that does not count (notes.txt, the probe) was heard too"

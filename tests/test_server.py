@@ -3,6 +3,7 @@ like the webui's, GZip middleware included) on 127.0.0.1, read with httpx, and b
 sockets where a hostile or slow one is wanted."""
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -21,8 +22,17 @@ from fastapi import FastAPI
 
 from hotreload_lib.demo import REPO_ROOT, DemoPage, free_port
 from hotreload_lib.events import EventLog
+from hotreload_lib.hooks import HostHooks
 from hotreload_lib.registry import PatchRegistry
-from hotreload_lib.server import EVENTS_PATH, STATUS_PATH, Feed, add_routes, resume_point
+from hotreload_lib.server import (
+    APPLY_NOW_PATH,
+    EVENTS_PATH,
+    RELOAD_UI_PATH,
+    STATUS_PATH,
+    Feed,
+    add_routes,
+    resume_point,
+)
 from hotreload_lib.stream import GradioServer
 from tests.conftest import feed_of, write
 
@@ -122,7 +132,8 @@ class RawClient:
 def server_connection(page: DemoPage, client: RawClient) -> Any:
     """uvicorn's connection of `client` on the page's server, or None once the server dropped it."""
     connections = page.demo.server.server_state.connections
-    return next((c for c in list(connections) if tuple(c.client) == client.address), None)
+    # uvicorn sets `client` to None on a connection that is being torn down.
+    return next((c for c in list(connections) if c.client is not None and tuple(c.client) == client.address), None)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
@@ -406,7 +417,26 @@ def test_a_slow_reader_is_cut_off_and_resumes_without_a_silent_gap(
 def test_the_routes_are_added_once_per_app(page: DemoPage) -> None:
     assert add_routes(page.app, page.feed) is False
     paths = [getattr(route, "path", None) for route in page.app.routes]
-    assert paths.count(EVENTS_PATH) == 1 and paths.count(STATUS_PATH) == 1
+    assert [paths.count(path) for path in (EVENTS_PATH, STATUS_PATH, APPLY_NOW_PATH, RELOAD_UI_PATH)] == [1] * 4
+
+
+def test_each_app_names_itself_in_the_hello(page: DemoPage, open_stream: Callable[..., Stream]) -> None:
+    """A page that asked for Reload UI knows the new app by it."""
+    first = open_stream(page.url + "hot-reload/events").next_event()["data"]["app"]
+    assert open_stream(page.url + "hot-reload/events").next_event()["data"]["app"] == first
+    page.reload_ui()
+    assert open_stream(page.url + "hot-reload/events").next_event()["data"]["app"] not in ("", first)
+
+
+def test_reload_ui_serves_again_after_an_asyncio_run_in_the_launching_thread(
+        serve_page: ServePage, events: EventLog, open_stream: Callable[..., Stream]) -> None:
+    """gradio 4 left its server running on close() when the launching thread had run asyncio.run()
+    before (its app's stop event is then None): the next launch found the port taken."""
+    asyncio.run(asyncio.sleep(0))
+    page = serve_page(Feed(events, PatchRegistry(), lambda: None))
+    first = open_stream(page.url + "hot-reload/events").next_event()["data"]["app"]
+    page.reload_ui()
+    assert open_stream(page.url + "hot-reload/events").next_event()["data"]["app"] not in ("", first)
 
 
 def test_status_lists_folder_mode_replacements_and_recent_events(
@@ -549,6 +579,95 @@ def test_without_auth_the_routes_are_as_open_as_the_webui(page: DemoPage) -> Non
 def test_the_routes_are_read_only(page: DemoPage) -> None:
     for path in ("hot-reload/status", "hot-reload/events"):
         assert httpx.post(page.url + path).status_code == 405
+    for path in ("hot-reload/apply-now", "hot-reload/reload-ui"):
+        assert httpx.get(page.url + path).status_code == 405
+
+
+# -- the buttons' routes: Apply now, Reload UI ----------------------------------------------------------
+@pytest.fixture
+def busy_host() -> tuple[list[str], list[str], HostHooks]:
+    """A host whose busy() reads a flag the test sets, and whose Reload UI is counted."""
+    busy = [""]
+    reloads: list[str] = []
+
+    def reload_ui() -> str:
+        reloads.append("asked")
+        return ""
+
+    return busy, reloads, HostHooks(busy=lambda: busy[0], reload_ui=reload_ui)
+
+
+def test_apply_now_runs_what_waits_for_the_generation(make_reloader: Callable[..., Any], serve_page: ServePage,
+                                                     live_dir: Path, busy_host: Any) -> None:
+    busy, _reloads, host = busy_host
+    reloader, watcher = make_reloader(host=host)
+    page = serve_page(feed_of(reloader))
+    busy[0] = "a generation is running"
+    write(live_dir / "waits.py", "x = 1\n")
+    watcher.file("waits.py", "deferred")
+    response = httpx.post(page.url + "hot-reload/apply-now", timeout=30)
+    assert response.status_code == 200 and response.json() == {"asked": True}
+    watcher.file("waits.py", "ok")  # still busy: applied because it was asked
+
+
+def test_reload_ui_waits_for_the_generation_and_says_so(make_reloader: Callable[..., Any], serve_page: ServePage,
+                                                        busy_host: Any) -> None:
+    busy, reloads, host = busy_host
+    reloader, watcher = make_reloader(host=host)
+    page = serve_page(feed_of(reloader))
+    busy[0] = "a generation is running"
+    response = httpx.post(page.url + "hot-reload/reload-ui", timeout=30)
+    assert response.json() == {"asked": True, "waiting": "a generation is running"}
+    busy[0] = ""
+    event = watcher.next(lambda e: e.message.startswith("Reload UI"))
+    assert event.message == "Reload UI: the page is being rebuilt" and reloads == ["asked"]
+    assert httpx.post(page.url + "hot-reload/reload-ui", timeout=30).json() == {"asked": True, "waiting": ""}
+    watcher.next(lambda e: e.message.startswith("Reload UI"))
+    assert reloads == ["asked", "asked"]
+
+
+@pytest.mark.parametrize("path", ["hot-reload/apply-now", "hot-reload/reload-ui"])
+def test_the_buttons_routes_say_so_when_hot_reload_is_off(page: DemoPage, path: str) -> None:
+    response = httpx.post(page.url + path, timeout=30)
+    assert response.status_code == 404 and response.json()["detail"].startswith("Hot reload is off")
+
+
+@pytest.mark.parametrize("path", ["hot-reload/apply-now", "hot-reload/reload-ui"])
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://127.0.0.1:{other_port}"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},  # a form another site posts, its Origin stripped by a proxy
+    {"Sec-Fetch-Site": "same-site"},  # another port or subdomain of the same site
+], ids=["other-site", "other-port", "null", "sec-fetch-site", "same-site"])
+def test_the_buttons_routes_refuse_another_sites_page(make_reloader: Callable[..., Any], serve_page: ServePage,
+                                                      busy_host: Any, path: str, headers: dict[str, str]) -> None:
+    _busy, reloads, host = busy_host
+    reloader, watcher = make_reloader(host=host)
+    page = serve_page(feed_of(reloader))
+    sent = {name: value.format(other_port=page.port + 1) for name, value in headers.items()}
+    response = httpx.post(page.url + path, headers=sent, timeout=30)
+    assert response.status_code == 403 and response.json()["detail"].startswith("Cross-site request refused: ")
+    # Asked the same-origin way, the reloader answers: the refused request had asked for nothing.
+    own = {"Origin": f"http://127.0.0.1:{page.port}", "Sec-Fetch-Site": "same-origin"}
+    assert httpx.post(page.url + "hot-reload/reload-ui", headers=own, timeout=30).status_code == 200
+    watcher.next(lambda e: e.message.startswith("Reload UI"))
+    assert reloads == ["asked"]
+
+
+def test_with_gradio_auth_the_buttons_routes_want_the_login_cookie(
+        make_reloader: Callable[..., Any], serve_page: ServePage, busy_host: Any) -> None:
+    _busy, reloads, host = busy_host
+    reloader, watcher = make_reloader(host=host)
+    page = serve_page(feed_of(reloader), auth=[("admin", "s3cret")])
+    for path in ("hot-reload/apply-now", "hot-reload/reload-ui"):
+        assert httpx.post(page.url + path, timeout=30).status_code == 401
+    client = login(page.url, "admin", "s3cret")
+    assert client.post(page.url + "hot-reload/reload-ui").status_code == 200
+    assert client.post(page.url + "hot-reload/apply-now").status_code == 200
+    watcher.next(lambda e: e.message.startswith("Reload UI"))
+    assert reloads == ["asked"]
+    client.close()
 
 
 @contextmanager

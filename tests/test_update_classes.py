@@ -15,7 +15,7 @@ from hotreload_lib.modupdate import Change
 from hotreload_lib.registry import PatchRegistry
 from hotreload_lib.tracked import SourceStore, modules_from_file, read_text
 from tests.conftest import write
-from tests.update_support import TrackedPackage, load_script, tracked_package
+from tests.update_support import BASE_AND_CHILD, CHILD_SAYS, TrackedPackage, load_script, tracked_package
 
 
 @pytest.fixture
@@ -94,44 +94,26 @@ def test_defaults_are_evaluated_in_the_class_body(pkg: TrackedPackage) -> None:
 
 
 def test_a_method_that_newly_uses_super_works(pkg: TrackedPackage) -> None:
-    source = """
-        class Base:
-            def describe(self):
-                return "base"
-
-        class Child(Base):
-            def describe(self):
-                return "child"
-
-            def name(self):
-                return "child"
+    source = BASE_AND_CHILD + """
+        def name(self):
+            return "child"
     """
     pkg.write("mod", source)
     mod = pkg.load("mod")
     child = mod.Child()
 
-    result = pkg.edit(mod, source.replace('return "child"\n\n            def name',
-                                          'return "child of " + super().describe()\n\n            def name'))
+    result = pkg.edit(mod, source.replace(CHILD_SAYS, 'return "child of " + super().describe()', 1))
     assert result.ok, result
     assert child.describe() == "child of base"
 
     # Once more: a method already forwarding (it had no __class__ cell) is updated again.
-    again = pkg.edit(mod, source.replace('return "child"\n\n            def name',
-                                         'return "child, then " + super().describe()\n\n            def name'))
+    again = pkg.edit(mod, source.replace(CHILD_SAYS, 'return "child, then " + super().describe()', 1))
     assert again.ok, again
     assert child.describe() == "child, then base"
 
 
 def test_a_replacement_on_a_method_that_newly_uses_super(pkg: TrackedPackage) -> None:
-    source = """
-        class Base:
-            def describe(self):
-                return "base"
-
-        class Child(Base):
-            def describe(self):
-                return "child"
-    """
+    source = BASE_AND_CHILD
     pkg.write("mod", source)
     mod = pkg.load("mod")
     child = mod.Child()
@@ -139,7 +121,7 @@ def test_a_replacement_on_a_method_that_newly_uses_super(pkg: TrackedPackage) ->
     try:
         handle = registry.replace(mod.Child, "describe", lambda self: "live")
 
-        result = pkg.edit(mod, source.replace('return "child"', 'return "child of " + super().describe()'))
+        result = pkg.edit(mod, source.replace(CHILD_SAYS, 'return "child of " + super().describe()'))
 
         assert result.ok, result
         assert child.describe() == "live"

@@ -14,7 +14,7 @@ import pytest
 
 from hotreload_lib.modupdate import Change
 from hotreload_lib.registry import PatchRegistry
-from tests.update_support import TrackedPackage, tracked_package
+from tests.update_support import BASE_AND_CHILD, CHILD_SAYS, TrackedPackage, tracked_package
 
 
 @pytest.fixture
@@ -448,15 +448,7 @@ def test_an_update_never_walks_the_heap(pkg: TrackedPackage, monkeypatch: pytest
 
 
 def test_a_caller_on_another_thread_runs_one_version_or_the_other(pkg: TrackedPackage) -> None:
-    source = """
-        class Base:
-            def describe(self):
-                return "base"
-
-        class Child(Base):
-            def describe(self):
-                return "one"
-    """
+    source = BASE_AND_CHILD.replace(CHILD_SAYS, 'return "one"')
     with_super = source.replace('return "one"', 'return "two " + super().describe()')
     pkg.write("mod", source)
     mod = pkg.load("mod")

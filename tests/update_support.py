@@ -19,6 +19,19 @@ from tests.conftest import write
 _numbers = itertools.count()
 
 
+# A base class and a child whose describe() a test edits to call super(): `CHILD_SAYS` is its body.
+CHILD_SAYS = 'return "child"'
+BASE_AND_CHILD = """
+    class Base:
+        def describe(self):
+            return "base"
+
+    class Child(Base):
+        def describe(self):
+            return "child"
+"""
+
+
 class TrackedPackage:
     def __init__(self, root: Path) -> None:
         self.name = f"hr_tracked_{next(_numbers)}"
