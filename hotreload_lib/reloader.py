@@ -153,7 +153,7 @@ class Reloader:
             "mode": self.mode,
             "mode_reason": self.mode_reason,
             "files": self.live.outcomes(),
-            "failing": [event.to_dict() for event in self.live.failures()],
+            "failing": [event.to_dict() for event in [*self.live.failures(), *self.tracking.failures()]],
             "pending": len(self._pending),
             "waiting": [self._reporter_of(path).display(path) for path in list(self.gate.waiting)],
             "tracked": self.tracking.status(),

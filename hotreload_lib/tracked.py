@@ -185,8 +185,7 @@ class SourceStore:
                 name = str(module.__dict__.get("__name__", "?"))
                 why = ("was imported after tracking began and its file changed before it was found"
                        if module in self._late else "was not snapshotted when tracking began")
-                return UpdateResult("refused", name, reason=f"{name} {why}, so what it runs is unknown; Reload UI "
-                                    "(or restart) to apply")
+                return UpdateResult("refused", name, reason=f"{name} {why}, so what it runs is unknown")
             path = module_file(module) or (old.filename if isinstance(old, Version) else "")
             try:
                 if not isinstance(old, Version):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .events import EventLog, Reporter
+from .events import EventLog, ReloadEvent, Reporter
 from .hooks import HostHooks
 from .modupdate import UpdateResult
 from .runner import SourceTooLarge, error_info
@@ -41,6 +41,9 @@ class TrackedTree:
         self.reporter = reporter
         self.host = host
         self.updated: dict[str, int] = {}  # module name -> updates applied, for the status view
+        # path -> the error of its last save, while its modules run older code than the file: a page
+        # that opens or catches up later shows it as it shows a failing live file's.
+        self.failing: dict[str, ReloadEvent] = {}
         self._said_not_loaded: set[str] = set()
         self._forms: list[str] = []  # the host's other paths of the folder, found at each sync
 
@@ -98,15 +101,18 @@ class TrackedTree:
         try:
             text = read_text(path)
         except (OSError, SourceTooLarge) as error:
-            self.reporter.publish(path, "error", f"cannot read it: {error} (the module is as it was)",
-                                  error=error_info(error, str(path)))
+            self._fail(path, f"cannot read it: {error} (the module is as it was)", error=error_info(error, str(path)))
             return
         except (ValueError, SyntaxError) as error:  # undecodable: the engine would only say the same
-            self.reporter.publish(path, "error", f"{type(error).__name__}: {error} (the module is as it was)",
-                                  error=error_info(error, str(path)))
+            self._fail(path, f"{type(error).__name__}: {error} (the module is as it was)",
+                       error=error_info(error, str(path)))
             return
+        self.failing.pop(str(path), None)
         for module in modules:
             self._report(path, self.store.update(module, text))
+
+    def _fail(self, path: Path, message: str, **fields: Any) -> None:
+        self.failing[str(path)] = self.reporter.publish(path, "error", message, **fields)
 
     def _what_rebuilds_the_page(self) -> str:
         """What an event asks for when the page must be built again: Reload UI, or a restart where
@@ -131,15 +137,14 @@ class TrackedTree:
                                   notes=tuple(notes), needs=needs)
         elif result.status == "refused":
             needs = self._what_rebuilds_the_page()
-            self.reporter.publish(path, "error", f"cannot update {result.module} in place: {result.reason}; "
-                                  f"it is as it was ({'Reload UI, or restart,' if needs == 'reload_ui' else 'restart'}"
-                                  " to apply)", duration_ms=result.duration_ms,
-                                  modules=(result.module,), notes=tuple(result.notes), needs=needs)
+            self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was "
+                       f"({'Reload UI, or restart,' if needs == 'reload_ui' else 'restart'} to apply)",
+                       duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes), needs=needs)
         else:
             assert result.error is not None
-            self.reporter.publish(path, "error", f"{result.error.summary} ({result.module} is as it was)",
-                                  duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes),
-                                  error=result.error)
+            self._fail(path, f"{result.error.summary} ({result.module} is as it was)",
+                       duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes),
+                       error=result.error)
 
     # -- page assets ------------------------------------------------------------------------
     def _asset_changed(self, path: Path, kind: str) -> None:
@@ -236,3 +241,8 @@ class Tracking:
     def status(self) -> list[dict[str, Any]]:
         return [{**tree.status(), "mode": supervisor.mode, "mode_reason": supervisor.mode_reason}
                 for tree, supervisor in self.trees.values()]
+
+    def failures(self) -> list[ReloadEvent]:
+        """The error of each tracked file whose last save could not be applied, in path order."""
+        failing = {path: event for tree, _ in list(self.trees.values()) for path, event in tree.failing.items()}
+        return [failing[path] for path in sorted(failing)]

@@ -47,7 +47,7 @@ class UpdatePlan:
         self.new.check_future_imports()
         if self.old.future_flags != self.new.future_flags:
             raise Refused(f"{self.top.qualname}: its `from __future__` imports changed, which changes how the whole "
-                          "file compiles; Reload UI (or restart) to apply")
+                          "file compiles")
         diff = diff_versions(self.old, self.new)
         self.top_removals, self.clear_doc = self._removals(self.top, diff)
         body = self._body(self.top, diff)
@@ -156,7 +156,7 @@ class UpdatePlan:
         found = [candidate for candidate in self.index.classes if candidate.__qualname__ == dotted]
         if len(found) != 1:
             raise Refused(f"{qualname} is no longer the class this file defined there (it holds "
-                          f"{type(cls).__name__}); Reload UI (or restart) to apply")
+                          f"{type(cls).__name__})")
         self.notes.append(f"{qualname}: the name holds another object now (a live file's replacement?); "
                           "the class this file defined is updated under it")
         return found[0]
@@ -249,15 +249,12 @@ def _refuse_shape_change(qualname: str, cls: type, old: ast.ClassDef, new: ast.C
     that changed, were added or were removed."""
     header = class_header_changes(old, new)
     if header:
-        raise Refused(f"{qualname}: its {' and '.join(header)} changed, which a class cannot take in place; "
-                      "Reload UI (or restart) to apply")
+        raise Refused(f"{qualname}: its {' and '.join(header)} changed, which a class cannot take in place")
     if any("__slots__" in statement.binds for statement in touched):
-        raise Refused(f"{qualname}: its __slots__ changed, which a class cannot take in place; Reload UI "
-                      "(or restart) to apply")
+        raise Refused(f"{qualname}: its __slots__ changed, which a class cannot take in place")
     fields_owner = _fields_owner(cls)
     if fields_owner and any(isinstance(statement.node, ast.AnnAssign) for statement in touched):
-        raise Refused(f"{qualname}: its fields changed, and {fields_owner} made the class from its fields; "
-                      "Reload UI (or restart) to apply")
+        raise Refused(f"{qualname}: its fields changed, and {fields_owner} made the class from its fields")
 
 
 def _fields_owner(cls: type) -> str:

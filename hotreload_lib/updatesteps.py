@@ -183,8 +183,8 @@ class ObjectUpdater:
                 try:
                     member.__class__ = cls
                 except TypeError as error:
-                    raise Refused(f"{step.scope.qualname}.{name}: a new member cannot join the loaded Enum ({error}); "
-                                  "Reload UI (or restart) to apply") from None
+                    raise Refused(f"{step.scope.qualname}.{name}: a new member cannot join the loaded Enum "
+                                  f"({error})") from None
                 member.__objclass__ = cls
                 kept[name] = member
                 self.changes.append(Change(f"{step.scope.qualname}.{name}", "member", "added"))
@@ -194,7 +194,7 @@ class ObjectUpdater:
                 continue
             if cls._member_type_ is not object:
                 raise Refused(f"{step.scope.qualname}.{name}: its value changed, and a member of a "
-                              f"{cls._member_type_.__name__} Enum is that value; Reload UI (or restart) to apply")
+                              f"{cls._member_type_.__name__} Enum is that value")
             state = dict(vars(old))
             self.undo.append(functools.partial(_restore_vars, old, state))
             vars(old).update({key: value for key, value in vars(member).items()

@@ -194,13 +194,17 @@ var hotReload = {
             return response.json();
         }).then(function(state) {
             if (!state || typeof state.last_seq !== "number") return;
-            var files = state.files || {};
+            // Live files and tracked ones: an error stays while its file still fails.
+            var failing = {};
+            (state.failing || []).forEach(function(event) {
+                if (event && event.file) failing[event.file] = true;
+            });
             var shown = hotReload.container().querySelectorAll(".hot-reload-error, .hot-reload-running");
             Array.prototype.forEach.call(shown, function(node) {
                 // A toast of an event newer than this status tells more than it does; a run still
-                // going on says so again; an error stays while its file still fails.
+                // going on says so again.
                 if (!node.hotReloadFile || node.hotReloadSeq > state.last_seq) return;
-                if (node.classList.contains("hot-reload-running") || files[node.hotReloadFile] !== "error") {
+                if (node.classList.contains("hot-reload-running") || !failing[node.hotReloadFile]) {
                     hotReload.dismiss(node);
                 }
             });

@@ -419,6 +419,19 @@ def test_an_edited_module_is_updated_and_a_change_it_cannot_apply_offers_reload_
     assert page.evaluate("() => window.hotReloadTestSamePage") is None
 
 
+def test_a_refused_tracked_change_outlives_a_catch_up_and_greets_a_page_opened_later(
+        tracked_page: tuple[Any, DemoWebui], my_ext: Path, open_page: Callable[..., Any]) -> None:
+    """A page catches up from the status (at its first hello, after a gap): the status must know the
+    tracked files that fail, or the catch-up takes their toasts away and a later page never shows them."""
+    page, _webui = tracked_page
+    write(my_ext / f"{TRACKED_MODULE}.py", THING.format(2).replace("Thing(Base)", "Thing"))
+    refused = wait_toast(page, ".hot-reload-error", "cannot update")
+    page.evaluate("hotReload.resync()")
+    later = open_page(page.url)
+    wait_toast(later, ".hot-reload-error", "cannot update")
+    expect(refused).to_be_visible()
+
+
 def test_a_reload_ui_the_host_cannot_do_says_why_and_its_button_stands_down(
         tracked_page: tuple[Any, DemoWebui], my_ext: Path) -> None:
     """As on SD.Next, which rebuilds its page only by a restart: the refusal is a notice of the

@@ -152,7 +152,7 @@ def test_where_the_host_cannot_rebuild_its_page_the_events_say_restart(
     edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script):", "class MyScript(scripts.Script, dict):")
     refused = watcher.file("my-ext/scripts/my_ext.py")
     assert (refused.outcome, refused.needs) == ("error", "restart")
-    assert "(restart to apply)" in refused.message
+    assert "(restart to apply)" in refused.message and "Reload UI" not in refused.message
 
 
 def test_what_cannot_change_in_place_is_refused_and_reload_ui_waits_for_the_generation(
@@ -164,6 +164,7 @@ def test_what_cannot_change_in_place_is_refused_and_reload_ui_waits_for_the_gene
     edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script):", "class MyScript(scripts.Script, dict):")
     refused = watcher.file("my-ext/scripts/my_ext.py")
     assert refused.outcome == "error" and refused.needs == "reload_ui" and "cannot update" in refused.message
+    assert refused.message.endswith("(Reload UI, or restart, to apply)") and refused.message.count("Reload UI") == 1
     assert type(script).__bases__ == (sys.modules["modules.scripts"].Script,)  # as it was
     reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
     shared.state.begin("txt2img")
@@ -175,6 +176,26 @@ def test_what_cannot_change_in_place_is_refused_and_reload_ui_waits_for_the_gene
         shared.state.end()
     watcher.next(lambda e: e.outcome == "info" and e.message.startswith("Reload UI"))
     assert shared.state.server_command == "restart"
+
+
+def test_a_tracked_file_that_cannot_be_applied_is_failing_until_a_save_applies(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    """The status is what a page opened later, or catching up after a gap, shows: a refusal or an error
+    of a tracked file stays in it until the file's code runs, like a failing live file's error."""
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script):", "class MyScript(scripts.Script, dict):")
+    refused = watcher.file("my-ext/scripts/my_ext.py")
+    edit(my_ext / "my_ext_lib" / "greeting.py", "def greet(name):", "def greet(name:")
+    broken = watcher.file("my-ext/my_ext_lib/greeting.py")
+    assert broken.outcome == "error"
+    failing = reloader.status()["failing"]
+    assert [(event["file"], event["seq"]) for event in failing] == [
+        ("my-ext/my_ext_lib/greeting.py", broken.seq), ("my-ext/scripts/my_ext.py", refused.seq)]
+
+    edit(my_ext / "scripts" / "my_ext.py", "class MyScript(scripts.Script, dict):", "class MyScript(scripts.Script):")
+    assert watcher.file("my-ext/scripts/my_ext.py").outcome == "updated"
+    assert [event["file"] for event in reloader.status()["failing"]] == ["my-ext/my_ext_lib/greeting.py"]
 
 
 def test_a_tracked_tree_never_runs_as_live_files(webui: StandinWebui, tmp_path: Path) -> None:

@@ -260,7 +260,8 @@ def test_what_a_class_cannot_take_is_refused_and_changes_nothing(pkg: TrackedPac
     result = pkg.edit(mod, edited)
 
     assert result.status == "refused"
-    assert reason in result.reason and "Reload UI" in result.reason
+    # The reason says what cannot change; what to do instead depends on the host, and its reporter says it.
+    assert reason in result.reason and "Reload UI" not in result.reason
     assert widget.run() == "run 1" and mod.greet() == "hello"
     assert mod.Widget.__bases__ == (object,) and "__slots__" not in vars(mod.Widget)
 
