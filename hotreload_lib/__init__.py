@@ -11,7 +11,10 @@ The pipeline, one module each:
     runner.py       run one live file as a fresh module, in a patch transaction
     trackedtree.py  a tracked source tree (an extension you develop): its modules follow its edits
     tracked.py      which loaded modules a file is the source of, and what each one runs
+    moduleindex.py  the functions and classes a loaded module holds
     codediff.py     what changed between two versions of a module, statement by statement
+    updateplan.py   how an update will go, and what it must refuse, before anything changes
+    updatesteps.py  what the update's steps do to the module's objects, each with its undo
     modupdate.py    apply that difference to the loaded module in place, as one transaction
     oversight.py    live code that runs long: "still running" notices, interrupts
     threadfaults.py exceptions that end threads live files started, reported as their events
@@ -19,10 +22,11 @@ The pipeline, one module each:
     inplace.py      patch a function object in place, so every alias sees the new code
     registry.py     who replaced what; undo and restore, nothing lost
     events.py       one typed record per reload, capped, and the reporter that logs and publishes it
-    reloader.py     the worker thread: a small loop over the parts above
+    reloader.py     a small loop over the parts above, on one worker thread (worker.py)
     timings.py      how long the parts wait (shortened by tests)
     hooks.py        what a host lends the engine (busy?, its callbacks, script modules, page assets)
-    server.py       the page's routes: status and the event stream (stream.py: its transport)
+    server.py       the page's routes: status, the buttons, the event stream
+    stream.py       the event stream's transport: shared copies, per-client buffers, cut-offs
     ui.py           the "Hot Reload" tab
     host.py         the only module that touches the webui (`modules.*`)
     demo.py         the page without a webui: `python -m hotreload_lib demo`

@@ -1,7 +1,8 @@
 """The gate in front of every run: while the host is busy (a generation runs), a changed path does
 not run. It waits, announced once as `deferred`, and when the host is idle again (or the user asks
 "Apply now") the latest content of each waiting path runs once, in the order of their last saves:
-as if each save had been made just then. Several saves during one generation make one run.
+as if each save had been made just then. Several saves during one generation make one run. A
+Reload UI asked for during a generation waits the same way (rebuilding the page would end it).
 
 While nothing waits the gate costs one call of `busy()` per batch of due paths; while something
 waits the worker looks again every `poll` seconds, so a run follows the generation's end closely.
@@ -22,11 +23,27 @@ class RunGate:
         self.announce = announce  # publish the `deferred` event of a path that starts waiting
         self.waiting: dict[Path, None] = {}  # insertion order = order of the last saves
         self._apply_now = threading.Event()
+        self._reload_ui = threading.Event()
         self._busy_failed = False
 
     def apply_now(self) -> None:
         """Let what waits run at the next look, busy or not (the toast's "Apply now")."""
         self._apply_now.set()
+
+    def ask_reload_ui(self) -> None:
+        self._reload_ui.set()
+
+    def reload_ui_due(self) -> bool:
+        """Whether the Reload UI asked for is to be done now (once: then it is no longer asked)."""
+        if not self._reload_ui.is_set() or self.reason():
+            return False
+        self._reload_ui.clear()
+        return True
+
+    @property
+    def holding(self) -> bool:
+        """Something waits for the generation to end: the worker should look again soon."""
+        return bool(self.waiting) or self._reload_ui.is_set()
 
     def admit(self, paths: list[Path]) -> list[Path]:
         """Of `paths` (just due) and those waiting, the ones to run now, in order; the rest wait."""

@@ -7,9 +7,10 @@ worker would restart it.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .runner import LiveCall, LiveCalls, file_stamp
@@ -24,6 +25,18 @@ class Overseer:
         self.timings = timings
         self.stopping = stopping
         self.publish = publish
+
+    @contextlib.contextmanager
+    def alongside(self) -> Iterator[None]:
+        """Oversee on a thread of its own while the block (the worker's whole life) runs."""
+        done = threading.Event()
+        threading.Thread(target=self.run, args=(done,), name="hot-reload-overseer", daemon=True).start()
+        try:
+            yield
+        finally:
+            with self.calls.changed:
+                done.set()
+                self.calls.changed.notify_all()
 
     def run(self, done: threading.Event) -> None:
         """The thread's body, until `done` is set (the worker ends)."""

@@ -1,13 +1,15 @@
 """The reloader: one worker thread in a small loop over the parts that do the work.
 
-    observer (supervise.py, watch.py) -> PendingPaths (coalesce.py) -> worker: the root a path lies
-    in handles it (livefolder.py: run the file in a transaction) -> events
+    observer (supervise.py, watch.py) -> PendingPaths (coalesce.py) -> the gate (gate.py: not
+    while a generation runs) -> the root a path lies in handles it (livefolder.py: run the file in
+    a transaction; trackedtree.py: update the modules loaded from it) -> events
 
-Every file operation happens on the worker thread, so live code never runs concurrently with other
-live code. Nothing raised while handling one path ends the loop: it is reported and the worker goes
-on. Once per health interval (also while busy) the supervisor checks the observer and the folder;
-an overseer thread reports and interrupts live code that runs long (oversight.py); exceptions that
-end threads started by live files are reported as that file's events (threadfaults.py).
+Every file operation happens on the worker thread (worker.py), so live code never runs
+concurrently with other live code. Nothing raised while handling one path ends the loop: it is
+reported and the worker goes on. Once per health interval (also while busy) the supervisor checks
+the observer and the folder; an overseer thread reports and interrupts live code that runs long
+(oversight.py); exceptions that end threads started by live files are reported as that file's
+events (threadfaults.py).
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ from .oversight import Overseer
 from .registry import PatchRegistry, get_registry
 from .roots import WatchedRoot, owner_of
 from .runner import LiveCalls, RunInterrupted, error_info
-from .supervise import WatchdogMissing, WatchSupervisor
+from .supervise import ObserverOptions, WatchdogMissing, WatchSupervisor
 from .switching import QuickSwitching
 from .threadfaults import report_thread_exceptions
 from .timings import Timings
 from .trackedtree import Tracking
+from .worker import Worker
 
 __all__ = ["Reloader", "Timings", "ensure_started", "get_events", "get_reloader", "shutdown"]
 log = logging.getLogger("hot_reload")
@@ -50,52 +53,37 @@ class Reloader:
         self._pending = PendingPaths()
         self._calls = LiveCalls()
         self._rerun_all = threading.Event()
-        self._stopping = threading.Event()
         self._first_pass_done = threading.Event()
-        self._undo_requested = False
-        self._inactive = ""  # why the reloader cannot work at all (watchdog missing)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._switching = QuickSwitching()
+        self.worker = Worker("hot-reload-worker", self._work)
+        self._stopping = self.worker.stopping
         self.reporter = Reporter(events, folder)
-        host = host or HostHooks()
+        self.host = host = host or HostHooks()
         self.gate = RunGate(host.busy, self._announce_wait)
-        self.host = host
-        self._reload_ui_asked = threading.Event()
         registry.call_failures.listen(self.live_call_failed)
-        self.tracking = Tracking(events, host, self.timings, self._saved, force_polling=force_polling,
-                                 native_observer=native_observer, on_seen=self._heard)
+        observing = ObserverOptions(self._saved, on_seen=self._heard, force_polling=force_polling,
+                                    native_observer=native_observer)
+        self.tracking = Tracking(events, host, self.timings, observing)
         self.tracking.want(tracked or [])
         self.live = LiveFolder(folder, registry, self._calls, self.reporter, host, requeue=self._pending.add,
                                stopping=self._stopping.is_set, excluded=self.tracking.folders)
-        self.watch = WatchSupervisor(
-            folder, self._saved, self.reporter, self.timings, force_polling=force_polling,
-            native_observer=native_observer, on_vanished=lambda: self.live.release(stopping=False),
-            on_resumed=lambda: self.live.sync(again=False), on_seen=self._heard)
+        self.watch = WatchSupervisor(folder, observing, self.reporter, self.timings,
+                                     on_vanished=lambda: self.live.release(stopping=False),
+                                     on_resumed=lambda: self.live.sync(again=False))
 
     # -- control, from any thread ------------------------------------------------------------
     def start(self) -> None:
         """Idempotent: one worker thread at most, however often it is called. A worker that is
         still winding down after stop() serves again instead of ending."""
-        with self._lock:
-            if self._inactive:
-                return
-            self._stopping.clear()
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(target=self._work, name="hot-reload-worker", daemon=True)
-            self._thread.start()
-        report_thread_exceptions(self)
+        if self.worker.start():
+            report_thread_exceptions(self)
 
     def stop(self, timeout: float = 5.0, *, undo: bool = False) -> None:
         """Stop watching; with `undo`, also undo every live file's replacements (their teardown()
         runs). Live code still running is interrupted. Returns after `timeout` at most: code blocked
         in a call Python cannot interrupt finishes later, and the worker then completes the stop."""
-        with self._lock:
-            self._stopping.set()
-            self._undo_requested = self._undo_requested or undo
-            thread = self._thread if self._thread is not None and self._thread.is_alive() else None
-            self._pending.wake()
+        thread = self.worker.stop(undo=undo)
+        self._pending.wake()
         with self._calls.changed:
             self._calls.changed.notify_all()  # the overseer interrupts at once
         if thread is None:
@@ -111,7 +99,7 @@ class Reloader:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+        return self.worker.running
 
     @property
     def mode(self) -> str:
@@ -138,7 +126,7 @@ class Reloader:
 
     def reload_ui(self) -> None:
         """Rebuild the webui's page (the host's Reload UI) as soon as no generation runs."""
-        self._reload_ui_asked.set()
+        self.gate.ask_reload_ui()
         self._pending.wake()
 
     def apply_now(self) -> None:
@@ -169,26 +157,8 @@ class Reloader:
 
     # -- the worker ------------------------------------------------------------------------
     def _work(self) -> None:
-        done = threading.Event()
-        overseer = Overseer(self._calls, self.timings, self._stopping, self.reporter.publish)
-        threading.Thread(target=overseer.run, args=(done,), name="hot-reload-overseer", daemon=True).start()
-        try:
-            while True:
-                if not self._stopping.is_set():
-                    self._serve()
-                with self._lock:
-                    undo, self._undo_requested = self._undo_requested, False
-                self._wind_down(undo)
-                with self._lock:
-                    # Decided under the lock start() takes: either start() sees no worker and makes
-                    # one, or this worker sees the stop withdrawn and serves again.
-                    if self._stopping.is_set() and not self._undo_requested:
-                        self._thread = None
-                        return
-        finally:
-            with self._calls.changed:
-                done.set()
-                self._calls.changed.notify_all()
+        with Overseer(self._calls, self.timings, self._stopping, self.reporter.publish).alongside():
+            self.worker.cycles(self._serve, self._wind_down)
 
     def _serve(self) -> None:
         """Watch and run until stopping: take due paths, hand each to the root it lies in."""
@@ -200,8 +170,8 @@ class Reloader:
             self._first_pass_done.set()
             next_health = time.monotonic() + self.timings.health_interval
             while not self._stopping.is_set():
-                waiting = bool(self.gate.waiting) or self._reload_ui_asked.is_set()
-                paths = self._pending.take_due(self.timings.busy_poll if waiting else self.timings.health_interval)
+                paths = self._pending.take_due(self.timings.busy_poll if self.gate.holding
+                                               else self.timings.health_interval)
                 if self._stopping.is_set():
                     break
                 if self.tracking.asked:
@@ -216,8 +186,7 @@ class Reloader:
                         self._guarded(root.handle, path)
                 if paths:
                     self._guarded(self.tracking.remember_new_modules)
-                if self._reload_ui_asked.is_set() and not self.gate.reason():
-                    self._reload_ui_asked.clear()
+                if self.gate.reload_ui_due():
                     self._guarded(self._ask_host_to_reload_ui)
                 if not len(self._pending):
                     self._switching.end()
@@ -228,9 +197,7 @@ class Reloader:
                     self._guarded(self.tracking.remember_new_modules)
                     next_health = time.monotonic() + self.timings.health_interval
         except WatchdogMissing as error:
-            with self._lock:
-                self._inactive = str(error)
-                self._stopping.set()
+            self.worker.give_up(str(error))
             self.reporter.notice(f"hot reload is inactive: {error}", "error")
         finally:
             self._first_pass_done.set()
@@ -291,7 +258,7 @@ class Reloader:
         self.watch.stop()
         self.tracking.stop()
         self._switching.end()  # after the observers: an event they were delivering may have begun it
-        if not self._inactive:
+        if not self.worker.inactive:
             self.watch.mode = "stopped"
         if undo:
             self._release_all()

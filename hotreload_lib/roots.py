@@ -1,7 +1,8 @@
 """What the reloader watches: a few kinds of folder behind one small protocol, so the loop hands
 each due path to the root it lies in and never asks which kind that is (hupper's interchangeable
-monitors are the model). Today's kind: the live folder (livefolder.py), whose .py files run as
-live files."""
+monitors are the model). Two kinds: the live folder (livefolder.py), whose .py files run as live
+files, and the tracked trees of extensions developed live (trackedtree.py), whose edits update the
+modules loaded from them."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +31,33 @@ class WatchdogMissing(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class ObserverOptions:
+    """What every folder of one reloader is watched with (see watch.start_observer)."""
+
+    sink: Callable[[str, float], None]  # a path that changed, due in so many seconds
+    on_seen: Callable[[], None] = lambda: None  # an event that counts, heard before `sink` gets it
+    force_polling: str = ""  # why polling is forced, when it is
+    native_observer: Callable[[], Any] | None = None  # the observer to try first
+
+
 class WatchSupervisor:
     """The observer of one folder and its health. `mode` is what the status view shows: "starting",
     then "native"/"polling" once announced, "waiting" (no folder), "restarting", "stopped", "inactive"."""
 
-    def __init__(self, folder: Path, sink: Callable[[str, float], None], reporter: Reporter, timings: Timings, *,
-                 force_polling: str = "", native_observer: Callable[[], Any] | None = None,
+    def __init__(self, folder: Path, options: ObserverOptions, reporter: Reporter, timings: Timings, *,
                  suffixes: tuple[str, ...] = (".py",), what: str = "the live folder",
                  when_gone: str = "its files' replacements are undone",
-                 on_vanished: Callable[[], None] = lambda: None, on_resumed: Callable[[], None] = lambda: None,
-                 on_seen: Callable[[], None] = lambda: None) -> None:
+                 on_vanished: Callable[[], None] = lambda: None, on_resumed: Callable[[], None] = lambda: None) -> None:
         self.folder = folder
+        self.options = options
         self.suffixes = suffixes  # of the files whose events count
         self.what = what  # how notices name the folder ...
         self.when_gone = when_gone  # ... and say what its disappearance means
-        self.sink = sink
         self.reporter = reporter
         self.timings = timings
-        self.force_polling = force_polling
-        self.native_observer = native_observer  # the observer to try first (see watch.start_observer)
         self.on_vanished = on_vanished
         self.on_resumed = on_resumed
-        self.on_seen = on_seen  # an event that counts, heard before `sink` gets it (watch.start_observer)
         self.mode = "starting"
         self.mode_reason = ""
         self._watch: Any = None
@@ -148,9 +154,10 @@ class WatchSupervisor:
             from .watch import start_observer
         except ImportError as error:
             raise WatchdogMissing(f"the Python package watchdog is missing ({error}): {WATCHDOG_FIX}") from error
-        options = {"native": self.native_observer} if self.native_observer is not None else {}
-        self._watch = start_observer(self.folder, self.sink, force_polling=self.force_polling,
-                                     suffixes=self.suffixes, on_seen=self.on_seen, **options)
+        options = self.options
+        native = {"native": options.native_observer} if options.native_observer is not None else {}
+        self._watch = start_observer(self.folder, options.sink, force_polling=options.force_polling,
+                                     suffixes=self.suffixes, on_seen=options.on_seen, **native)
         self._watch_since = time.monotonic()
 
     def _next_backoff(self, now: float) -> float:

@@ -13,7 +13,6 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from .events import EventLog, ReloadEvent, Reporter
 from .hooks import HostHooks
 from .modupdate import UpdateResult
 from .runner import SourceTooLarge, error_info
-from .supervise import WatchSupervisor
+from .supervise import ObserverOptions, WatchSupervisor
 from .timings import Timings
 from .tracked import SourceStore, module_file, modules_from_file, read_text
 
@@ -164,16 +163,11 @@ class Tracking:
     away leaves the others and the live folder watched). Changed only on the worker's thread:
     `want()` (any thread) asks, the worker `apply()`s at its next turn."""
 
-    def __init__(self, events: EventLog, host: HostHooks, timings: Timings, sink: Callable[[str, float], None], *,
-                 force_polling: str = "", native_observer: Callable[[], Any] | None = None,
-                 on_seen: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, events: EventLog, host: HostHooks, timings: Timings, options: ObserverOptions) -> None:
         self.events = events
         self.host = host
         self.timings = timings
-        self.sink = sink
-        self.force_polling = force_polling
-        self.native_observer = native_observer
-        self.on_seen = on_seen
+        self.options = options
         self.store = SourceStore()
         self.trees: dict[Path, tuple[TrackedTree, WatchSupervisor]] = {}
         self._wanted: list[Path] | None = None
@@ -201,10 +195,8 @@ class Tracking:
             reporter = Reporter(self.events, folder, prefix=folder.name)
             tree = TrackedTree(folder, self.store, reporter, self.host)
             supervisor = WatchSupervisor(
-                folder, self.sink, reporter, self.timings, force_polling=self.force_polling,
-                native_observer=self.native_observer, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
-                when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False),
-                on_seen=self.on_seen)
+                folder, self.options, reporter, self.timings, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
+                when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False))
             self.trees[folder] = (tree, supervisor)
             supervisor.check(first=True)
             tree.sync(again=True)
