@@ -187,24 +187,26 @@ var hotReload = {
     },
 
     // The status settles what the page cannot know from its events: errors that were fixed while
-    // it was not listening go, and every file failing now has its error toast.
+    // it was not listening go, and every file failing now has its error toast. Settled when the
+    // promise it returns is.
     resync: function() {
-        hotReload.request("status", {}).then(function(response) {
+        return hotReload.request("status", {}).then(function(response) {
             if (!response || !response.ok) throw new Error("status refused");
             return response.json();
         }).then(function(state) {
             if (!state || typeof state.last_seq !== "number") return;
-            // Live files and tracked ones: an error stays while its file still fails.
-            var failing = {};
+            // An error stays while its file (live or tracked) still fails, "still running" while it runs.
+            var failing = {}, inProgress = {};
             (state.failing || []).forEach(function(event) {
                 if (event && event.file) failing[event.file] = true;
             });
+            (state.in_progress || []).forEach(function(file) { inProgress[file] = true; });
             var shown = hotReload.container().querySelectorAll(".hot-reload-error, .hot-reload-running");
             Array.prototype.forEach.call(shown, function(node) {
-                // A toast of an event newer than this status tells more than it does; a run still
-                // going on says so again.
+                // A toast of an event newer than this status tells more than it does.
                 if (!node.hotReloadFile || node.hotReloadSeq > state.last_seq) return;
-                if (node.classList.contains("hot-reload-running") || !failing[node.hotReloadFile]) {
+                var holds = node.classList.contains("hot-reload-running") ? inProgress : failing;
+                if (!holds[node.hotReloadFile]) {
                     hotReload.dismiss(node);
                 }
             });
