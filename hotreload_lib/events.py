@@ -180,6 +180,9 @@ class EventLog:
     _seq: int = field(default=0, init=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _listeners: list[Callable[[ReloadEvent], None]] = field(default_factory=list, init=False)
+    # file -> seq of its newest event, kept past the history: what a page catching up needs to tell
+    # whether a toast it shows has been superseded (one int per file ever named).
+    _newest: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._events = deque(maxlen=self.size)
@@ -193,6 +196,8 @@ class EventLog:
             event = ReloadEvent(seq=self._seq, time=time.time(), **fields)
             event.json_bytes  # noqa: B018 - made now, once, on the publishing thread (not the server loop)
             self._events.append(event)
+            if event.file:
+                self._newest[event.file] = event.seq
             self._changed.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:
@@ -206,6 +211,10 @@ class EventLog:
     def last_seq(self) -> int:
         with self._changed:
             return self._seq
+
+    def newest_of_files(self) -> dict[str, int]:
+        with self._changed:
+            return dict(self._newest)
 
     @property
     def published(self) -> int:

@@ -142,7 +142,6 @@ class Reloader:
             "mode_reason": self.mode_reason,
             "files": self.live.outcomes(),
             "failing": [event.to_dict() for event in [*self.live.failures(), *self.tracking.failures()]],
-            "in_progress": [self.reporter.display(Path(call.path)) for call in [self._calls.current] if call],
             "pending": len(self._pending),
             "waiting": [self._reporter_of(path).display(path) for path in list(self.gate.waiting)],
             "tracked": self.tracking.status(),

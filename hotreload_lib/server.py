@@ -95,7 +95,7 @@ def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
     off the event loop."""
     reloader = feed.reloader()
     state = reloader.status() if reloader is not None else {
-        "running": False, "files": {}, "failing": [], "in_progress": [], "pending": 0, "waiting": [], "tracked": []}
+        "running": False, "files": {}, "failing": [], "pending": 0, "waiting": [], "tracked": []}
     folder = reloader.folder if reloader is not None else None
     active = [{**row, "owner_file": owner_file(row["owner"], folder)} for row in feed.registry.active()]
     return {
@@ -103,6 +103,7 @@ def status(feed: Feed, recent: int = RECENT_EVENTS) -> dict[str, Any]:
         **greeting(feed),
         "active": active,
         "last_seq": feed.events.last_seq,
+        "newest": feed.events.newest_of_files(),
         "recent": [event.to_dict() for event in feed.events.recent(recent)],
     }
 

@@ -186,29 +186,21 @@ var hotReload = {
         hotReload.refreshPanelSoon();
     },
 
-    // The status settles what the page cannot know from its events: errors that were fixed while
-    // it was not listening go, and every file failing now has its error toast. Settled when the
-    // promise it returns is.
+    // The status settles what the page cannot know from its events: a toast whose file has had a
+    // newer event since (one the page missed: an error fixed, a run that ended) goes, and every
+    // file failing now has its error toast. Settled when the promise it returns is.
     resync: function() {
         return hotReload.request("status", {}).then(function(response) {
             if (!response || !response.ok) throw new Error("status refused");
             return response.json();
         }).then(function(state) {
             if (!state || typeof state.last_seq !== "number") return;
-            // An error stays while its file (live or tracked) still fails, "still running" while it runs.
-            var failing = {}, inProgress = {};
-            (state.failing || []).forEach(function(event) {
-                if (event && event.file) failing[event.file] = true;
-            });
-            (state.in_progress || []).forEach(function(file) { inProgress[file] = true; });
+            // Only a newer event of its file settles a toast. Its absence from the status's other
+            // fields settles nothing: they may have been read before its event was published.
+            var newest = state.newest || {};
             var shown = hotReload.container().querySelectorAll(".hot-reload-error, .hot-reload-running");
             Array.prototype.forEach.call(shown, function(node) {
-                // A toast of an event newer than this status tells more than it does.
-                if (!node.hotReloadFile || node.hotReloadSeq > state.last_seq) return;
-                var holds = node.classList.contains("hot-reload-running") ? inProgress : failing;
-                if (!holds[node.hotReloadFile]) {
-                    hotReload.dismiss(node);
-                }
+                if (node.hotReloadFile && (newest[node.hotReloadFile] || 0) > node.hotReloadSeq) hotReload.dismiss(node);
             });
             (state.failing || []).forEach(function(event) {
                 if (!event || !event.file || (hotReload.newestOfFile[event.file] || 0) >= event.seq) return;

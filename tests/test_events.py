@@ -101,3 +101,16 @@ def test_the_json_of_an_event_is_made_once_and_carries_any_file_name() -> None:
     assert event.json_bytes is event.json_bytes
     assert json.loads(event.json_bytes)["file"] == "caf\udce9.py"  # a name that is not UTF-8 on disk
     assert isinstance(ReloadEvent(seq=1, time=0.0, file="", path="", outcome="info", message="").to_json(), str)
+
+
+def test_the_newest_event_of_each_file_is_known_after_the_history_dropped_it() -> None:
+    """What a page catching up compares its toasts with: only a newer event of a file settles them."""
+    events = EventLog(size=3)
+    first = events.publish(file="a.py", path="/live/a.py", outcome="error", message="boom")
+    events.publish(file="b.py", path="/live/b.py", outcome="ok", message="")
+    for _ in range(5):
+        events.publish(file="c.py", path="/live/c.py", outcome="ok", message="")
+    assert first not in events.since(0)
+    newest = events.newest_of_files()
+    assert newest["a.py"] == first.seq and newest["c.py"] == events.last_seq
+    assert list(newest) == ["a.py", "b.py", "c.py"]
