@@ -29,6 +29,9 @@ FIELD_LIMIT = 4_096  # characters of one text field of an event: a message, a no
 TRACEBACK_LIMIT = 16_384  # a traceback keeps its start (the live file's frames) and its end (the error)
 ITEMS_LIMIT = 50  # entries of one list field (replaced, restored, notes); a note says how many more
 CONSOLE_LINE_LIMIT = 65_536
+# Files whose newest event the log remembers, the least recently named forgotten first: a page that
+# catches up keeps a toast of a forgotten file (it cannot tell it was settled), never loses one.
+NEWEST_LIMIT = 10_000
 
 
 @cache
@@ -180,8 +183,8 @@ class EventLog:
     _seq: int = field(default=0, init=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _listeners: list[Callable[[ReloadEvent], None]] = field(default_factory=list, init=False)
-    # file -> seq of its newest event, kept past the history: what a page catching up needs to tell
-    # whether a toast it shows has been superseded (one int per file ever named).
+    # file -> seq of its newest event, kept past the history (up to NEWEST_LIMIT files, in the order
+    # they were last named): what a page catching up needs to tell whether a toast was superseded.
     _newest: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -197,7 +200,10 @@ class EventLog:
             event.json_bytes  # noqa: B018 - made now, once, on the publishing thread (not the server loop)
             self._events.append(event)
             if event.file:
+                self._newest.pop(event.file, None)
                 self._newest[event.file] = event.seq
+                if len(self._newest) > NEWEST_LIMIT:
+                    del self._newest[next(iter(self._newest))]
             self._changed.notify_all()
             listeners = list(self._listeners)
         for listener in listeners:

@@ -114,3 +114,12 @@ def test_the_newest_event_of_each_file_is_known_after_the_history_dropped_it() -
     newest = events.newest_of_files()
     assert newest["a.py"] == first.seq and newest["c.py"] == events.last_seq
     assert list(newest) == ["a.py", "b.py", "c.py"]
+
+
+def test_the_newest_events_are_remembered_for_the_files_named_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A storm of new names (a generated folder) cannot make the map grow without bound."""
+    monkeypatch.setattr("hotreload_lib.events.NEWEST_LIMIT", 3)
+    events = EventLog()
+    for name in ["a.py", "b.py", "c.py", "a.py", "d.py"]:
+        events.publish(file=name, path=f"/live/{name}", outcome="ok", message="")
+    assert list(events.newest_of_files()) == ["c.py", "a.py", "d.py"]
