@@ -107,7 +107,9 @@ class ReloadEvent:
     changed: tuple[dict[str, str], ...] = ()
     asset: str = ""
     url: str = ""
-    needs: str = ""  # what the user must do to see all of it: "reload_ui", "reload_page", "restart", or nothing
+    # What it takes to see all of it: "reload_ui", "reload_page" or "restart" (the user's to do),
+    # "reload_now" (part of the page was rebuilt in place: the open pages reload themselves), or nothing.
+    needs: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -7,8 +7,9 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
   they were (a failed run keeps its last good state);
 - `script_modules()`: the modules the host executed from file and keeps outside sys.modules (its
   scripts/*.py), which a tracked tree's edits update too;
-- `page_builders(functions)`: the names of those of `functions` that build the page (an on_ui_tabs
-  callback, a Script's ui()): what they change shows only after Reload UI;
+- `rebuild_page(functions, folders)`: build again, in place, the parts of the page that the code of
+  `folders` builds and that `functions` (just updated) take part in: a PageRebuild says what was
+  rebuilt, and what shows only after Reload UI (a Script's ui(), a settings section);
 - `path_forms(folder)`: the other paths the host knows `folder` by (an extension symlinked into
   its extensions/ folder: the link's path, which its modules' `__file__` read as);
 - `asset_url(path)`: the URL the page links a stylesheet of the webui's by ("" when the host has none);
@@ -40,8 +41,20 @@ def _no_script_modules() -> list[types.ModuleType]:
     return []
 
 
-def _no_page_builders(_functions: list[types.FunctionType]) -> list[str]:
-    return []
+@dataclass(frozen=True)
+class PageRebuild:
+    """What an update meant for the page: the tabs rebuilt in place (the open pages reload to show
+    them), the builders whose output shows only once the host builds its page again, notes, and the
+    exception a builder raised (then nothing was put in place)."""
+
+    rebuilt: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: BaseException | None = None
+
+
+def _nothing_to_rebuild(_functions: list[types.FunctionType], _folders: tuple[str, ...]) -> PageRebuild:
+    return PageRebuild()
 
 
 def _no_other_forms(_folder: str) -> list[str]:
@@ -66,7 +79,7 @@ class HostHooks:
     lift_callbacks: Callable[[str], object] = _nothing_to_lift
     put_back_callbacks: Callable[[object], None] = _nothing_to_put_back
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
-    page_builders: Callable[[list[types.FunctionType]], list[str]] = _no_page_builders
+    rebuild_page: Callable[[list[types.FunctionType], tuple[str, ...]], PageRebuild] = _nothing_to_rebuild
     path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url
     refresh_assets: Callable[[], None] = _no_assets

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .hooks import HostHooks
+from .hooks import HostHooks, PageRebuild
+from .reach import reaches
 from .reloader import ensure_started, get_reloader, shutdown
 from .server import Feed, add_routes, process_feed
 from .stream import GradioServer
+from .tabsplice import find_tab, splice
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
@@ -190,26 +192,89 @@ def script_modules() -> list[types.ModuleType]:
     return [module for module in found.values() if isinstance(module, types.ModuleType)]
 
 
-def page_builders(functions: list[types.FunctionType]) -> list[str]:
-    """Which of `functions` build the page: on_ui_tabs / on_ui_settings callbacks and the ui() of
-    Script classes. What they make now shows only once the page is built again (Reload UI)."""
+def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) -> PageRebuild:
+    """Build again what the code in `folders` (a tracked extension) builds of the page and what the
+    updated `functions` take part in (the builder itself, or code it calls: reach.py). Its on_ui_tabs
+    tabs are rebuilt in place: that callback alone runs again, and what it returns takes the place of
+    its tab in the running page (tabsplice.py). A Script's ui() and the settings section are woven
+    into the txt2img/img2img and Settings pages at create-UI time: they wait for Reload UI."""
     wanted = {id(function) for function in functions}
-    names: list[str] = []
+    within = tuple(os.path.join(folder, "") for folder in folders)
+    tab_callbacks: list[Any] = []
+    waiting: list[str] = []
+    for kind, callback, name in _page_builders():
+        if not reaches(callback, wanted, within):
+            continue
+        if kind == "callbacks_ui_tabs":
+            tab_callbacks.append(callback)
+        else:
+            waiting.append(name)
+    demo = getattr(_shared(), "demo", None)
+    if tab_callbacks and (demo is None or why_no_reload_ui().startswith("the webui runs API-only")):
+        waiting.extend(getattr(callback, "__qualname__", "a tab") for callback in tab_callbacks)
+        tab_callbacks = []
+    rebuilt: list[str] = []
+    notes: list[str] = []
+    for callback in tab_callbacks:
+        try:
+            tabs = list(callback() or [])
+        except BaseException as error:  # noqa: BLE001 - the extension's own code: its tab stays as it was
+            return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), error=error)
+        places = [(interface, label, find_tab(demo, f"tab_{ifid}"), ifid) for interface, label, ifid in tabs]
+        missing = [label for _interface, label, tab, _ifid in places if tab is None]
+        if missing:
+            # A tab the page does not have yet (or one hidden in Settings): only the host adds tabs.
+            waiting.append(f"{callback.__qualname__} (new tab {', '.join(map(repr, missing))})")
+            continue
+        for interface, label, tab, ifid in places:
+            try:
+                splice(demo, tab, interface, label)
+            except Exception as error:  # noqa: BLE001 - gradio refused what it made (splice undid it all)
+                return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), error=error)
+            notes.extend(_pinned_defaults(demo, interface, ifid))
+            rebuilt.append(f"tab {label!r}")
+    return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), notes=tuple(notes))
+
+
+def _page_builders() -> list[tuple[str, Any, str]]:
+    """(kind, function, name) of what builds the page: on_ui_tabs / on_ui_settings callbacks and the
+    ui() of Script classes."""
+    builders: list[tuple[str, Any, str]] = []
     script_callbacks = sys.modules.get("modules.script_callbacks")
     callback_map = getattr(script_callbacks, "callback_map", None) or {}
     for kind in ("callbacks_ui_tabs", "callbacks_ui_settings"):
         for entry in list(callback_map.get(kind, [])):
             callback = getattr(entry, "callback", None)
-            if id(getattr(callback, "__func__", callback)) in wanted:
-                names.append(getattr(callback, "__qualname__", "a page callback"))
+            if callable(callback):
+                builders.append((kind, callback, getattr(callback, "__qualname__", "a page callback")))
     scripts = sys.modules.get("modules.scripts")
     for data in [*list(getattr(scripts, "scripts_data", None) or []),
                  *list(getattr(scripts, "postprocessing_scripts_data", None) or [])]:
         klass = getattr(data, "script_class", None)
         ui = vars(klass).get("ui") if isinstance(klass, type) else None
-        if ui is not None and id(ui) in wanted:
-            names.append(f"{klass.__qualname__}.ui")
-    return list(dict.fromkeys(names))
+        if ui is not None:
+            builders.append(("script_ui", ui, f"{klass.__qualname__}.ui"))
+    return builders
+
+
+def _pinned_defaults(demo: Any, interface: Any, ifid: str) -> list[str]:
+    """The host's ui-config.json keeps each input's value from the first UI build, keyed by its tab
+    and label (A1111/Forge ui_loadsave), and gives it back at every later build: a default changed in
+    code shows now, but not after the next restart. Say which."""
+    saved = getattr(getattr(demo, "ui_loadsave", None), "ui_settings", None)
+    if not isinstance(saved, dict):
+        return []
+    notes = []
+    for block in list(getattr(interface, "blocks", {}).values()):
+        label = getattr(block, "label", None)
+        key = f"{ifid}/{label}/value"
+        if label is None or key not in saved or not hasattr(block, "value"):
+            continue
+        if saved[key] != block.value and not callable(block.value):
+            notes.append(f"ui-config.json keeps {key} = {saved[key]!r} from an earlier build: this page shows "
+                         f"the new default {block.value!r}, the next restart the old one (delete that line to "
+                         "take the new default)")
+    return notes
 
 
 def _page_assets_module() -> Any:
@@ -274,7 +339,7 @@ def reload_ui() -> str:
 
 def hooks() -> HostHooks:
     return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
-                     script_modules=script_modules, page_builders=page_builders, path_forms=path_forms,
+                     script_modules=script_modules, rebuild_page=rebuild_page, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
                      why_no_reload_ui=why_no_reload_ui)
 

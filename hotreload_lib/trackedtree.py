@@ -123,17 +123,27 @@ class TrackedTree:
                         for change in result.changed)
         if result.ok:
             self.updated[result.module] = self.updated.get(result.module, 0) + 1
-            builders = self.host.page_builders(result.updated_functions)
-            notes = list(result.notes)
+            page = self.host.rebuild_page(result.updated_functions, (str(self.folder), *self._forms))
+            what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
+            message = f"updated {result.module} in {result.duration_ms:.1f} ms: {what}"
+            if page.error is not None:
+                info = error_info(page.error, str(path))
+                self._fail(path, f"{message}; rebuilding its tab failed, it is as it was: {info.summary}",
+                           duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
+                           notes=tuple(result.notes), error=info)
+                return
+            notes = [*page.notes, *result.notes]
             needs = ""
-            if builders:
+            if page.waiting:
                 needs = self._what_rebuilds_the_page()
                 how = "Reload UI" if needs == "reload_ui" else "restart the webui"
-                notes.insert(0, f"{', '.join(builders)} built the page: {how} to see what they make now")
-            what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
-            self.reporter.publish(path, "updated", f"updated {result.module} in {result.duration_ms:.1f} ms: {what}",
-                                  duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
-                                  notes=tuple(notes), needs=needs)
+                notes.insert(0, f"{', '.join(page.waiting)} built the page: {how} to see what they make now")
+            elif page.rebuilt:
+                needs = "reload_now"
+            if page.rebuilt:
+                message += f"; rebuilt {', '.join(page.rebuilt)} in place"
+            self.reporter.publish(path, "updated", message, duration_ms=result.duration_ms, modules=(result.module,),
+                                  changed=changed, notes=tuple(notes), needs=needs)
         elif result.status == "refused":
             needs = self._what_rebuilds_the_page()
             self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was "

@@ -9,7 +9,10 @@
 - app-started fires with a NEW FastAPI app each time; with --nowebui (start_api_only) no UI
   callbacks fire and app-started gets demo None;
 - "Reload UI" fires before_reload and script_unloaded, clears ALL callbacks, re-executes the scripts
-  and fires app-started again with a new app; sys.modules is left alone.
+  and fires app-started again with a new app; sys.modules is left alone;
+- serve() builds the page as A1111's create_ui does (modules/ui.py: on_ui_tabs tabs rendered into
+  TabItems, ui-config.json), keeps it as shared.demo, and serves it with gradio on 127.0.0.1; the
+  page's head gets a script.js that runs onUiLoaded, then every extension's javascript/*.js.
 
 The extension is copied into extensions/<some other name>/, so nothing may assume its folder name.
 """
@@ -107,6 +110,70 @@ class StandinWebui:
 
         script_callbacks.fire("app_started", demo, self.app)
         return self.app
+
+    def serve(self) -> str:
+        """Start as the webui does with its page: scripts, settings, create_ui, launch, routes, app-started.
+        Returns the page's URL."""
+        from modules import script_callbacks, shared, ui
+
+        self.load_scripts()
+        script_callbacks.fire("ui_settings")
+        demo = shared.demo = ui.create_ui()
+        demo.queue()
+        app, _local, _share = demo.launch(server_name="127.0.0.1", server_port=self._port(), prevent_thread_lock=True,
+                                          quiet=True, allowed_paths=[str(self.webui_root)])
+        self._link_page_assets(app)
+        self.app = app
+        self.apps_created += 1
+
+        @app.get("/internal/ping")
+        def ping() -> dict[str, str]:
+            return {}
+
+        script_callbacks.fire("app_started", demo, app)
+        return f"http://127.0.0.1:{self.port}/"
+
+    def _port(self) -> int:
+        if not getattr(self, "port", None):
+            from hotreload_lib.demo import free_port  # the extension's package, loaded by its entry by now
+
+            self.port = free_port()
+        return self.port
+
+    def _link_page_assets(self, app: Any) -> None:
+        """The host's script.js and every extension's javascript/*.js in the head, style.css before
+        </body>, as the webui injects them into gradio's page. The template plumbing is borrowed from
+        the extension's demo, which plays the same part."""
+        from hotreload_lib.demo import install_page_tags, webpath
+
+        extension_dirs = self.extension_dirs
+
+        class Assets:
+            @staticmethod
+            def asset_urls() -> tuple[list[str], list[str]]:
+                scripts = [webpath(str(path)) for folder in extension_dirs
+                           for path in sorted((folder / "javascript").glob("*.js"))
+                           if path.name != "hot_reload.js"]  # ours is in the demo's own tags
+                styles = [webpath(str(folder / "style.css")) for folder in extension_dirs
+                          if (folder / "style.css").is_file() and folder.name != self.ours_name]
+                return scripts, styles
+
+        install_page_tags()
+        app.state.hot_reload_demo_webui = Assets()
+
+    @property
+    def ours_name(self) -> str:
+        return getattr(self, "ours", Path()).name
+
+    def serve_again(self) -> str:
+        """Reload UI, served: the server closes and a new page is built and served on the same port."""
+        from modules import script_callbacks, shared
+
+        shared.demo.close()
+        script_callbacks.fire("before_reload")
+        script_callbacks.fire("script_unloaded")
+        script_callbacks.clear_callbacks()
+        return self.serve()
 
     def reload_ui(self, demo: Any = None) -> FastAPI:
         from modules import script_callbacks

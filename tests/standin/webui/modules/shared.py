@@ -63,5 +63,6 @@ class State:
 
 
 cmd_opts = None
+demo = None  # the page's gr.Blocks, once create_ui() made it (A1111 webui.py: shared.demo = ui.create_ui())
 opts = Options()
 state = State()

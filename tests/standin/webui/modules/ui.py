@@ -1,0 +1,44 @@
+"""Stand-in for modules/ui.py create_ui(), in A1111 1.10's shape: one gr.Blocks with a txt2img tab (its
+prompt, txt2img_prompt, is what the page's script.js waits for), then every on_ui_tabs tab rendered into
+`gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}")` and registered with ui_loadsave (ui-config.json),
+then Settings. The txt2img Generate button runs a stand-in generation through the ScriptRunner, as the
+host's does, and says what the scripts' run() returned."""
+import os
+
+import gradio as gr
+
+from modules import script_callbacks, scripts, shared, ui_loadsave
+
+
+def generate(prompt):
+    shared.state.begin("txt2img")
+    try:
+        return f"{prompt}: " + ", ".join(str(script.run(None)) for script in scripts.scripts_txt2img.scripts)
+    finally:
+        shared.state.end()
+
+
+def create_ui():
+    loadsave = ui_loadsave.UiLoadsave(os.path.join(shared.data_path, "ui-config.json"))
+    with gr.Blocks(analytics_enabled=False) as txt2img_interface:
+        prompt = gr.Textbox(label="Prompt", elem_id="txt2img_prompt")
+        submit = gr.Button("Generate", elem_id="txt2img_generate", variant="primary")
+        result = gr.Textbox(label="Result", elem_id="txt2img_result")
+        submit.click(fn=generate, inputs=[prompt], outputs=[result])
+    interfaces = [(txt2img_interface, "txt2img", "txt2img")]
+    interfaces += [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
+    with gr.Blocks(analytics_enabled=False) as settings_interface:
+        gr.Markdown("Settings")
+    interfaces.append((settings_interface, "Settings", "settings"))
+
+    with gr.Blocks(analytics_enabled=False, title="Stable Diffusion") as demo:
+        with gr.Tabs(elem_id="tabs"):
+            for interface, label, ifid in interfaces:
+                with gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}"):
+                    interface.render()
+                if ifid not in ["extensions", "settings"]:
+                    loadsave.add_block(interface, ifid)
+            loadsave.setup_ui()
+    loadsave.dump_defaults()
+    demo.ui_loadsave = loadsave
+    return demo

@@ -1,0 +1,180 @@
+"""A tracked extension's tab rebuilt in place (issue "change your extension's UI"): the stand-in serves
+its page as A1111's create_ui builds it (tests/standin/webui/modules/ui.py), a real reloader and watchdog
+observer follow the extension's files, and gradio's own HTTP API drives the page's events."""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EventWatcher, webui_events, write
+from tests.standin.host import StandinWebui
+
+TAB_SCRIPT = textwrap.dedent("""
+    import gradio as gr
+
+    from modules import script_callbacks
+    from tab_lib.rows import greeting_row
+
+    built = []
+
+
+    def on_ui_tabs():
+        built.append(1)
+        with gr.Blocks(analytics_enabled=False) as tab:
+            name = gr.Textbox(label="Name", value="world", elem_id="tab_ext_name")
+            greeting_row(name)
+        return [(tab, "Tab ext", "tab_ext")]
+
+
+    script_callbacks.on_ui_tabs(on_ui_tabs)
+""")
+ROWS = textwrap.dedent("""
+    import gradio as gr
+
+
+    def greeting_row(name):
+        out = gr.Textbox(label="Greeting", elem_id="tab_ext_greeting")
+        button = gr.Button("Greet", elem_id="tab_ext_greet")
+        button.click(fn=lambda who: "hello " + who, inputs=[name], outputs=[out])
+""")
+OTHER_TAB_SCRIPT = textwrap.dedent("""
+    import gradio as gr
+
+    from modules import script_callbacks
+
+    built = []
+
+
+    def on_ui_tabs():
+        built.append(1)
+        with gr.Blocks(analytics_enabled=False) as tab:
+            gr.Textbox(label="Other", elem_id="other_tab_box")
+        return [(tab, "Other tab", "other_tab")]
+
+
+    script_callbacks.on_ui_tabs(on_ui_tabs)
+""")
+
+
+@pytest.fixture
+def tab_ext(webui: StandinWebui) -> Iterator[Path]:
+    folder = webui.webui_root / "extensions" / "tab-ext"
+    write(folder / "scripts" / "tab_ext.py", TAB_SCRIPT)
+    write(folder / "tab_lib" / "__init__.py", "")
+    write(folder / "tab_lib" / "rows.py", ROWS)
+    other = webui.webui_root / "extensions" / "other-tab"
+    write(other / "scripts" / "other_tab.py", OTHER_TAB_SCRIPT)
+    webui.extension_dirs[:0] = [folder, other]
+    from modules import extensions
+
+    extensions.extensions.extend([extensions.Extension("tab-ext", str(folder)),
+                                  extensions.Extension("other-tab", str(other))])
+    yield folder
+    for name in [name for name in sys.modules if name.split(".")[0] == "tab_lib"]:
+        del sys.modules[name]
+    from modules import shared
+
+    if shared.demo is not None:
+        shared.demo.close()
+
+
+def serve(webui: StandinWebui, tmp_path: Path, folder: Path) -> tuple[str, EventWatcher]:
+    live = tmp_path / "live"
+    live.mkdir(exist_ok=True)
+    webui.preload(["--hot-reload-dir", str(live), "--hot-reload-track", str(folder)])
+    url = webui.serve()
+    return url, webui_events()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    time.sleep(0.01)
+    write(path, text.replace(old, new))
+
+
+def page_config(url: str) -> dict[str, Any]:
+    return httpx.get(url + "config", timeout=10).json()
+
+
+def labels(config: dict[str, Any]) -> list[str]:
+    return [component["props"].get("label") or component["props"].get("value") for component in config["components"]]
+
+
+def script_module(name: str) -> Any:
+    from modules import script_loading
+
+    [module] = [module for path, module in script_loading.loaded_scripts.items() if path.endswith(name)]
+    return module
+
+
+def click(url: str, config: dict[str, Any], elem_id: str, *inputs: Any) -> Any:
+    """Fire the click event of the button `elem_id` as the page would, through gradio's own client."""
+    from gradio_client import Client
+
+    [button] = [c["id"] for c in config["components"] if c["props"].get("elem_id") == elem_id]
+    [(index, dependency)] = [(index, dependency) for index, dependency in enumerate(config["dependencies"])
+                             if button in [t[0] if isinstance(t, list) else t for t in dependency["targets"]]]
+    return Client(url, verbose=False).predict(*inputs, fn_index=dependency.get("id", index))
+
+
+def test_an_edited_tab_is_rebuilt_in_place_in_the_running_app(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    app = webui.app
+    assert "Tab ext" in labels(page_config(url))
+    assert click(url, page_config(url), "tab_ext_greet", "you") == "hello you"
+
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+    rebuilt = watcher.file("tab-ext/scripts/tab_ext.py")
+    assert (rebuilt.outcome, rebuilt.needs) == ("updated", "reload_now"), rebuilt
+    assert "rebuilt tab 'Tab ext v2' in place" in rebuilt.message
+    config = page_config(url)
+    assert "Tab ext v2" in labels(config) and "Tab ext" not in labels(config)
+
+    # A helper the callback calls: the tab is rebuilt too, its new button works, the old one is gone.
+    edit(tab_ext / "tab_lib" / "rows.py", '"hello "', '"bonjour "')
+    edit(tab_ext / "tab_lib" / "rows.py", '    button = gr.Button("Greet", elem_id="tab_ext_greet")\n',
+         '    button = gr.Button("Greet", elem_id="tab_ext_greet")\n'
+         '    shout = gr.Button("Shout", elem_id="tab_ext_shout")\n'
+         '    shout.click(fn=lambda who: who.upper() + "!", inputs=[name], outputs=[out])\n')
+    watcher.next(lambda e: e.file == "tab-ext/tab_lib/rows.py" and "Shout" in json.dumps(page_config(url)),
+                 timeout=10)
+    config = page_config(url)
+    assert labels(config).count("Greet") == 1 and "Shout" in labels(config)
+    assert click(url, config, "tab_ext_shout", "you") == "YOU!"
+    assert click(url, config, "tab_ext_greet", "you") == "bonjour you"
+
+    assert webui.app is app and webui.apps_created == 1, "no server restart, no new app"
+    assert len(script_module("other_tab.py").built) == 1, "no other extension's UI code ran"
+    assert "Other tab" in labels(config) and "txt2img" in labels(config)
+
+
+def test_a_tab_whose_builder_raises_stays_as_it_was(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    before = page_config(url)
+    edit(tab_ext / "tab_lib" / "rows.py", '    out = gr.Textbox(label="Greeting", elem_id="tab_ext_greeting")\n',
+         '    out = gr.Textbox(label="Greeting", elem_id="tab_ext_greeting")\n    1 / 0\n')
+    failed = watcher.file("tab-ext/tab_lib/rows.py")
+    assert failed.outcome == "error" and "rebuilding its tab failed" in failed.message
+    assert "ZeroDivisionError" in failed.message and failed.error is not None and failed.error.line == 7
+    assert labels(page_config(url)) == labels(before)
+    assert click(url, page_config(url), "tab_ext_greet", "you") == "hello you"
+
+
+def test_a_default_pinned_by_ui_config_is_named(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    edit(tab_ext / "scripts" / "tab_ext.py", 'value="world"', 'value="everyone"')
+    rebuilt = watcher.file("tab-ext/scripts/tab_ext.py")
+    assert rebuilt.needs == "reload_now"
+    assert any("ui-config.json keeps tab_ext/Name/value = 'world'" in note for note in rebuilt.notes), rebuilt.notes
+    [name] = [c for c in page_config(url)["components"] if c["props"].get("elem_id") == "tab_ext_name"]
+    assert name["props"]["value"] == "everyone"
