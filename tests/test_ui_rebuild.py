@@ -178,3 +178,37 @@ def test_a_default_pinned_by_ui_config_is_named(webui: StandinWebui, tab_ext: Pa
     assert any("ui-config.json keeps tab_ext/Name/value = 'world'" in note for note in rebuilt.notes), rebuilt.notes
     [name] = [c for c in page_config(url)["components"] if c["props"].get("elem_id") == "tab_ext_name"]
     assert name["props"]["value"] == "everyone"
+
+
+def test_a_rebuild_asked_during_a_generation_waits_for_its_end(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    from modules import shared
+
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    shared.state.begin("txt2img")
+    try:
+        edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+        assert watcher.file("tab-ext/scripts/tab_ext.py").outcome == "deferred"
+        assert len(script_module("tab_ext.py").built) == 1 and "Tab ext" in labels(page_config(url))
+    finally:
+        shared.state.end()
+    assert watcher.file("tab-ext/scripts/tab_ext.py").needs == "reload_now"
+    assert "Tab ext v2" in labels(page_config(url))
+
+
+def test_a_script_ui_edit_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    """What the host weaves into its own tabs at create-UI time (a Script's ui()) is not spliced."""
+    write(tab_ext / "scripts" / "tab_ext_script.py", textwrap.dedent("""
+        from modules import scripts
+
+
+        class TabExtScript(scripts.Script):
+            def ui(self, is_img2img):
+                return ["ui v1"]
+    """))
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    edit(tab_ext / "scripts" / "tab_ext_script.py", '["ui v1"]', '["ui v2"]')
+    changed = watcher.file("tab-ext/scripts/tab_ext_script.py")
+    assert (changed.outcome, changed.needs) == ("updated", "reload_ui")
+    assert any(note.startswith("TabExtScript.ui built the page: Reload UI") for note in changed.notes)
+    assert len(script_module("tab_ext.py").built) == 1, "the tab's builder did not run"
