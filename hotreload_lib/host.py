@@ -6,6 +6,7 @@ differs from A1111/Forge in small ways.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
+from .pagesplice import find_block, splice
 from .reach import reaches
 from .reloader import ensure_started, get_reloader, shutdown
 from .server import Feed, add_routes, process_feed
 from .stream import GradioServer
-from .tabsplice import find_tab, splice
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
@@ -193,87 +194,132 @@ def script_modules() -> list[types.ModuleType]:
 
 
 def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) -> PageRebuild:
-    """Build again what the code in `folders` (a tracked extension) builds of the page and what the
-    updated `functions` take part in (the builder itself, or code it calls: reach.py). Its on_ui_tabs
-    tabs are rebuilt in place: that callback alone runs again, and what it returns takes the place of
-    its tab in the running page (tabsplice.py). A Script's ui() and the settings section are woven
-    into the txt2img/img2img and Settings pages at create-UI time: they wait for Reload UI."""
+    """Build again, in place, what the code in `folders` (a tracked extension) builds of the page and
+    the updated `functions` take part in (the builder itself, or code it calls: reach.py):
+
+    - an on_ui_tabs tab: that callback alone runs again, and each tab it returns takes the place of its
+      TabItem's content in the running page (pagesplice.py);
+    - a Script's ui(): run again for each instance the txt2img/img2img runners hold, in its group; the
+      new controls take the old ones' places in the runner's inputs, so in the Generate button's inputs
+      and in every script's args_from/args_to, and the next generation passes their values;
+    - an on_ui_settings section, and what cannot be placed (a new tab, a script built without a group):
+      they wait for Reload UI."""
     wanted = {id(function) for function in functions}
     within = tuple(os.path.join(folder, "") for folder in folders)
-    tab_callbacks: list[Any] = []
-    waiting: list[str] = []
-    for kind, callback, name in _page_builders():
-        if not reaches(callback, wanted, within):
-            continue
-        if kind == "callbacks_ui_tabs":
-            tab_callbacks.append(callback)
-        else:
-            waiting.append(name)
+    builders = [(kind, function, name, owner) for kind, function, name, owner in _page_builders()
+                if reaches(function, wanted, within)]
     demo = getattr(_shared(), "demo", None)
-    if tab_callbacks and (demo is None or why_no_reload_ui().startswith("the webui runs API-only")):
-        waiting.extend(getattr(callback, "__qualname__", "a tab") for callback in tab_callbacks)
-        tab_callbacks = []
-    rebuilt: list[str] = []
-    notes: list[str] = []
-    for callback in tab_callbacks:
+    if demo is None or getattr(getattr(_shared(), "cmd_opts", None), "nowebui", False):
+        return PageRebuild(waiting=tuple(name for _kind, _function, name, _owner in builders))
+    rebuild = PageRebuild()
+    for kind, function, name, owner in builders:
         try:
-            tabs = list(callback() or [])
-        except BaseException as error:  # noqa: BLE001 - the extension's own code: its tab stays as it was
-            return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), error=error)
-        places = [(interface, label, find_tab(demo, f"tab_{ifid}"), ifid) for interface, label, ifid in tabs]
-        missing = [label for _interface, label, tab, _ifid in places if tab is None]
-        if missing:
-            # A tab the page does not have yet (or one hidden in Settings): only the host adds tabs.
-            waiting.append(f"{callback.__qualname__} (new tab {', '.join(map(repr, missing))})")
-            continue
-        for interface, label, tab, ifid in places:
-            try:
-                splice(demo, tab, interface, label)
-            except Exception as error:  # noqa: BLE001 - gradio refused what it made (splice undid it all)
-                return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), error=error)
-            notes.extend(_pinned_defaults(demo, interface, ifid))
-            rebuilt.append(f"tab {label!r}")
-    return PageRebuild(rebuilt=tuple(rebuilt), waiting=tuple(waiting), notes=tuple(notes))
+            if kind == "callbacks_ui_tabs":
+                done = _rebuild_tabs(demo, function)
+            elif kind == "script_ui":
+                done = _rebuild_script_ui(demo, owner)
+            else:
+                done = None
+        except BaseException as error:  # noqa: BLE001 - the extension's code or gradio refused; splice undid it
+            return dataclasses.replace(rebuild, error=error)
+        if done is None:
+            rebuild = dataclasses.replace(rebuild, waiting=(*rebuild.waiting, name))
+        else:
+            rebuilt, notes = done
+            rebuild = dataclasses.replace(rebuild, rebuilt=(*rebuild.rebuilt, *rebuilt),
+                                          notes=(*rebuild.notes, *notes))
+    return rebuild
 
 
-def _page_builders() -> list[tuple[str, Any, str]]:
-    """(kind, function, name) of what builds the page: on_ui_tabs / on_ui_settings callbacks and the
-    ui() of Script classes."""
-    builders: list[tuple[str, Any, str]] = []
+def _page_builders() -> list[tuple[str, Any, str, Any]]:
+    """(kind, function, name, its Script class or None) of what builds the page: on_ui_tabs and
+    on_ui_settings callbacks, and the ui() of Script classes."""
+    builders: list[tuple[str, Any, str, Any]] = []
     script_callbacks = sys.modules.get("modules.script_callbacks")
     callback_map = getattr(script_callbacks, "callback_map", None) or {}
     for kind in ("callbacks_ui_tabs", "callbacks_ui_settings"):
         for entry in list(callback_map.get(kind, [])):
             callback = getattr(entry, "callback", None)
             if callable(callback):
-                builders.append((kind, callback, getattr(callback, "__qualname__", "a page callback")))
+                builders.append((kind, callback, getattr(callback, "__qualname__", "a page callback"), None))
     scripts = sys.modules.get("modules.scripts")
     for data in [*list(getattr(scripts, "scripts_data", None) or []),
                  *list(getattr(scripts, "postprocessing_scripts_data", None) or [])]:
         klass = getattr(data, "script_class", None)
         ui = vars(klass).get("ui") if isinstance(klass, type) else None
         if ui is not None:
-            builders.append(("script_ui", ui, f"{klass.__qualname__}.ui"))
+            builders.append(("script_ui", ui, f"{klass.__qualname__}.ui", klass))
     return builders
 
 
-def _pinned_defaults(demo: Any, interface: Any, ifid: str) -> list[str]:
+def _rebuild_tabs(demo: Any, callback: Any) -> tuple[list[str], list[str]] | None:
+    """The tabs `callback` returns, each in place of its TabItem's content; None when one of them is
+    not on the page (a new tab, or one hidden in Settings: only the host adds tabs)."""
+    tabs = [(interface, label, ifid, find_block(demo, f"tab_{ifid}")) for interface, label, ifid in
+            list(callback() or [])]
+    if not tabs or any(tab is None for *_rest, tab in tabs):
+        return None
+    notes: list[str] = []
+    for interface, label, ifid, tab in tabs:
+        splice(demo, tab, interface.render, label=label)
+        notes.extend(_pinned_defaults(interface.blocks.values(), ifid))
+    return [f"tab {label!r}" for _interface, label, _ifid, _tab in tabs], notes
+
+
+def _rebuild_script_ui(demo: Any, klass: type) -> tuple[list[str], list[str]] | None:
+    """Each instance of the Script class `klass` in the txt2img and img2img runners, its ui() built
+    again in its group (A1111/Forge ScriptRunner.create_script_ui); None when one cannot be placed:
+    no group, or no controls before (then nothing in the Generate button's inputs marks its place)."""
+    scripts = sys.modules.get("modules.scripts")
+    places = []
+    for tab in ("txt2img", "img2img"):
+        runner = getattr(scripts, f"scripts_{tab}", None)
+        for script in [script for script in list(getattr(runner, "scripts", None) or []) if type(script) is klass]:
+            old = list(getattr(script, "controls", None) or [])
+            group = getattr(script, "group", None)
+            start, end = getattr(script, "args_from", None), getattr(script, "args_to", None)
+            if (group is None or not old or getattr(group, "_id", None) not in demo.blocks or start is None
+                    or list(runner.inputs[start:end]) != old):
+                return None
+            places.append((tab, runner, script, group, old, start, end))
+    if not places:
+        return None
+    notes: list[str] = []
+    for tab, runner, script, group, old, start, end in places:
+        source = os.path.basename(str(getattr(script, "filename", "") or ""))
+
+        def build(script: Any = script, source: str = source) -> list[Any]:
+            controls = list(script.ui(script.is_img2img) or [])
+            for control in controls:
+                control.custom_script_source = source  # as the host sets it: ui-config.json keys use it
+            return controls
+
+        new = splice(demo, group, build, replacing=old)
+        runner.inputs[start:end] = new
+        for other in list(runner.scripts):
+            if other is not script and isinstance(getattr(other, "args_from", None), int) and other.args_from >= end:
+                other.args_from += len(new) - len(old)
+                other.args_to += len(new) - len(old)
+        script.controls, script.args_to = new, start + len(new)
+        notes.extend(_pinned_defaults(new, f"customscript/{source}/{tab}"))
+    return [f"{klass.__qualname__}.ui in {', '.join(dict.fromkeys(tab for tab, *_rest in places))}"], notes
+
+
+def _pinned_defaults(components: Any, path: str) -> list[str]:
     """The host's ui-config.json keeps each input's value from the first UI build, keyed by its tab
     and label (A1111/Forge ui_loadsave), and gives it back at every later build: a default changed in
     code shows now, but not after the next restart. Say which."""
-    saved = getattr(getattr(demo, "ui_loadsave", None), "ui_settings", None)
+    saved = getattr(getattr(getattr(_shared(), "demo", None), "ui_loadsave", None), "ui_settings", None)
     if not isinstance(saved, dict):
         return []
     notes = []
-    for block in list(getattr(interface, "blocks", {}).values()):
-        label = getattr(block, "label", None)
-        key = f"{ifid}/{label}/value"
-        if label is None or key not in saved or not hasattr(block, "value"):
+    for block in list(components):
+        key = f"{path}/{getattr(block, 'label', None)}/value"
+        value = getattr(block, "value", None)
+        if getattr(block, "label", None) is None or key not in saved or callable(value) or saved[key] == value:
             continue
-        if saved[key] != block.value and not callable(block.value):
-            notes.append(f"ui-config.json keeps {key} = {saved[key]!r} from an earlier build: this page shows "
-                         f"the new default {block.value!r}, the next restart the old one (delete that line to "
-                         "take the new default)")
+        notes.append(f"ui-config.json keeps {key} = {saved[key]!r} from an earlier build: this page shows the new "
+                     f"default {value!r}, the next restart the old one (delete that line to take the new default)")
     return notes
 
 

@@ -196,19 +196,79 @@ def test_a_rebuild_asked_during_a_generation_waits_for_its_end(
     assert "Tab ext v2" in labels(page_config(url))
 
 
-def test_a_script_ui_edit_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
-    """What the host weaves into its own tabs at create-UI time (a Script's ui()) is not spliced."""
-    write(tab_ext / "scripts" / "tab_ext_script.py", textwrap.dedent("""
-        from modules import scripts
+SCRIPT_UI = textwrap.dedent("""
+    import gradio as gr
+
+    from modules import script_callbacks, scripts, shared
 
 
-        class TabExtScript(scripts.Script):
-            def ui(self, is_img2img):
-                return ["ui v1"]
-    """))
+    class Strength(scripts.Script):
+        def title(self):
+            return "Strength"
+
+        def show(self, is_img2img):
+            return scripts.AlwaysVisible
+
+        def ui(self, is_img2img):
+            strength = gr.Slider(label="Strength", minimum=0, maximum=10, value=3, elem_id="strength")
+            return [strength]
+
+        def process(self, p, *args):
+            p.extra_generation_params["Strength"] = list(args)
+
+
+    class After(scripts.Script):
+        def show(self, is_img2img):
+            return scripts.AlwaysVisible
+
+        def ui(self, is_img2img):
+            return [gr.Checkbox(label="After", value=True, elem_id="after")]
+
+        def process(self, p, *args):
+            p.extra_generation_params["After"] = list(args)
+
+
+    def on_ui_settings():
+        shared.opts.add_option("strength_default", shared.OptionInfo(3, "Default strength"))
+
+
+    script_callbacks.on_ui_settings(on_ui_settings)
+""")
+
+
+def generate(url: str, *values: Any) -> str:
+    return click(url, page_config(url), "txt2img_generate", *values)
+
+
+def test_a_script_ui_is_rebuilt_in_place_and_its_new_controls_reach_process(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
     url, watcher = serve(webui, tmp_path, tab_ext)
-    edit(tab_ext / "scripts" / "tab_ext_script.py", '["ui v1"]', '["ui v2"]')
+    assert generate(url, "a cat", None, 5, False) == "a cat, Strength: [5], After: [False]"
+
+    edit(tab_ext / "scripts" / "tab_ext_script.py", '        return [strength]\n',
+         '        steps = gr.Slider(label="Steps", minimum=1, maximum=50, value=20, elem_id="steps")\n'
+         '        return [strength, steps]\n')
+    rebuilt = watcher.file("tab-ext/scripts/tab_ext_script.py")
+    assert (rebuilt.outcome, rebuilt.needs) == ("updated", "reload_now"), rebuilt
+    assert "rebuilt Strength.ui in txt2img in place" in rebuilt.message
+    config = page_config(url)
+    assert "Steps" in labels(config) and labels(config).count("Strength") == 1
+    # The Generate button takes the new control, and the script after it keeps its own value.
+    assert generate(url, "a cat", None, 5, 42, False) == "a cat, Strength: [5, 42], After: [False]"
+    from modules import scripts
+
+    strength, after = scripts.scripts_txt2img.alwayson_scripts
+    assert (strength.args_from, strength.args_to, after.args_from, after.args_to) == (1, 3, 3, 4)
+    assert webui.apps_created == 1
+
+
+def test_a_settings_section_edit_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    """What the host builds from every extension's options at once (the Settings page) is not rebuilt."""
+    write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
+    _url, watcher = serve(webui, tmp_path, tab_ext)
+    edit(tab_ext / "scripts" / "tab_ext_script.py", '"Default strength"', '"Strength by default"')
     changed = watcher.file("tab-ext/scripts/tab_ext_script.py")
     assert (changed.outcome, changed.needs) == ("updated", "reload_ui")
-    assert any(note.startswith("TabExtScript.ui built the page: Reload UI") for note in changed.notes)
+    assert any(note.startswith("on_ui_settings built the page: Reload UI") for note in changed.notes)
     assert len(script_module("tab_ext.py").built) == 1, "the tab's builder did not run"

@@ -1,7 +1,12 @@
 """Stand-in for modules/scripts.py (HOST_CONTRACT.md §3, §12): every scripts/*.py of every extension
 is executed from file (script_loading.load_module, with the extension root first on sys.path only
 meanwhile); each Script subclass found is kept as a ScriptClassData, and a ScriptRunner holds one
-instance of each, made once per UI build, which a generation calls."""
+instance of each, made once per UI build, which a generation calls.
+
+The ScriptRunner builds the scripts' UI as A1111 1.10's does (setup_ui): each script's ui() inside a
+`gr.Group` kept as `script.group`, its controls appended to the runner's flat `inputs` (first the
+script dropdown) with `args_from`/`args_to` recording its slice, which the Generate button's inputs
+end with; a generation hands each always-on script's process() its slice of the arguments."""
 import dataclasses
 import os
 import sys
@@ -9,7 +14,21 @@ import sys
 from modules import script_loading
 
 
+class AlwaysVisible:
+    pass
+
+
 class Script:
+    filename = None
+    args_from = None
+    args_to = None
+    alwayson = False
+    is_img2img = False
+    group = None
+    create_group = True
+    section = None
+    controls = None
+
     def title(self):
         return "unnamed"
 
@@ -21,6 +40,9 @@ class Script:
 
     def run(self, p, *args):
         return None
+
+    def process(self, p, *args):
+        pass
 
 
 @dataclasses.dataclass
@@ -38,9 +60,64 @@ postprocessing_scripts_data = []
 class ScriptRunner:
     def __init__(self):
         self.scripts = []
+        self.selectable_scripts = []
+        self.alwayson_scripts = []
+        self.inputs = [None]
 
     def initialize_scripts(self, is_img2img=False):
-        self.scripts = [data.script_class() for data in scripts_data]
+        self.scripts, self.selectable_scripts, self.alwayson_scripts = [], [], []
+        for data in scripts_data:
+            script = data.script_class()
+            script.filename = data.path
+            script.is_img2img = is_img2img
+            visibility = script.show(is_img2img)
+            if visibility == AlwaysVisible:
+                self.scripts.append(script)
+                self.alwayson_scripts.append(script)
+                script.alwayson = True
+            elif visibility:
+                self.scripts.append(script)
+                self.selectable_scripts.append(script)
+
+    def create_script_ui(self, script):
+        script.args_from = len(self.inputs)
+        script.args_to = len(self.inputs)
+        controls = script.ui(script.is_img2img)
+        script.controls = controls
+        if controls is None:
+            return
+        for control in controls:
+            control.custom_script_source = os.path.basename(script.filename)
+        self.inputs += controls
+        script.args_to = len(self.inputs)
+
+    def setup_ui_for_section(self, section, scriptlist=None):
+        import gradio as gr
+
+        for script in self.alwayson_scripts if scriptlist is None else scriptlist:
+            if script.alwayson and script.section != section:
+                continue
+            if script.create_group:
+                with gr.Group(visible=script.alwayson) as group:
+                    self.create_script_ui(script)
+                script.group = group
+            else:
+                self.create_script_ui(script)
+
+    def setup_ui(self):
+        import gradio as gr
+
+        self.inputs = [None]
+        self.setup_ui_for_section(None)
+        titles = [script.title() for script in self.selectable_scripts]
+        self.inputs[0] = gr.Dropdown(label="Script", elem_id="script_list", choices=["None", *titles], value="None",
+                                     type="index")
+        self.setup_ui_for_section(None, self.selectable_scripts)
+        return self.inputs
+
+    def process(self, p):
+        for script in self.alwayson_scripts:
+            script.process(p, *p.script_args[script.args_from:script.args_to])
 
 
 scripts_txt2img = ScriptRunner()

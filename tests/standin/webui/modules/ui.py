@@ -1,30 +1,39 @@
 """Stand-in for modules/ui.py create_ui(), in A1111 1.10's shape: one gr.Blocks with a txt2img tab (its
-prompt, txt2img_prompt, is what the page's script.js waits for), then every on_ui_tabs tab rendered into
+prompt, txt2img_prompt, is what the page's script.js waits for, and its scripts' UI, scripts.py), then every on_ui_tabs
+tab rendered into
 `gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}")` and registered with ui_loadsave (ui-config.json),
 then Settings. The txt2img Generate button runs a stand-in generation through the ScriptRunner, as the
 host's does, and says what the scripts' run() returned."""
 import os
+import types
 
 import gradio as gr
 
 from modules import script_callbacks, scripts, shared, ui_loadsave
 
 
-def generate(prompt):
+def generate(prompt, *script_args):
+    """A stand-in txt2img: the always-on scripts' process() gets its slice of the arguments (and may note
+    what it saw in p.extra_generation_params, as A1111's do), then the result names the prompt and them."""
     shared.state.begin("txt2img")
     try:
-        return f"{prompt}: " + ", ".join(str(script.run(None)) for script in scripts.scripts_txt2img.scripts)
+        p = types.SimpleNamespace(prompt=prompt, script_args=script_args, extra_generation_params={})
+        scripts.scripts_txt2img.process(p)
+        return ", ".join([prompt, *(f"{key}: {value}" for key, value in p.extra_generation_params.items())])
     finally:
         shared.state.end()
 
 
 def create_ui():
     loadsave = ui_loadsave.UiLoadsave(os.path.join(shared.data_path, "ui-config.json"))
+    scripts.scripts_txt2img.initialize_scripts(is_img2img=False)
     with gr.Blocks(analytics_enabled=False) as txt2img_interface:
         prompt = gr.Textbox(label="Prompt", elem_id="txt2img_prompt")
         submit = gr.Button("Generate", elem_id="txt2img_generate", variant="primary")
+        with gr.Column(elem_id="txt2img_script_container"):
+            custom_inputs = scripts.scripts_txt2img.setup_ui()
         result = gr.Textbox(label="Result", elem_id="txt2img_result")
-        submit.click(fn=generate, inputs=[prompt], outputs=[result])
+        submit.click(fn=generate, inputs=[prompt, *custom_inputs], outputs=[result])
     interfaces = [(txt2img_interface, "txt2img", "txt2img")]
     interfaces += [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
     with gr.Blocks(analytics_enabled=False) as settings_interface:

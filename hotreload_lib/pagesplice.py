@@ -1,0 +1,218 @@
+"""Put a new version of one part of a running gradio page in place: the same Blocks, the same app and
+server, the rest of the page untouched (gradio 3.41/3.43 and 4.x).
+
+A part is a container block of the page's Blocks: a tab (the hosts' create_ui renders each on_ui_tabs
+interface into `gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}")`), or the group a Script's ui() was
+built in (A1111/Forge ScriptRunner: `with gr.Group() as script.group: script.ui(...)`). Building the
+new version inside the same container does what the host did at start, after the old one's components
+and events are taken out:
+
+- the events whose triggers were the old components (and the `.then()` steps after them, and load
+  events that fill them) are taken out. gradio 3 addresses events by their position (`fn_index`), which
+  the page and the queue use: they stay where they are, with no trigger, no inputs and no function.
+  gradio 4 keys them by id: they are removed;
+- components an event outside the part takes as inputs (a Script's controls in the Generate button's
+  inputs) are swapped for the new ones in that event, in the same places;
+- an old component that an event elsewhere still names (the host's "Defaults" tab lists every input)
+  stays in `blocks`, out of the layout, so that event keeps its arity; the others are dropped;
+- the page's config (and gradio 4's API description) is computed again: every page load from now on
+  gets the new part.
+
+An open page still shows the config it loaded: gradio 3 has no way to send it a new one, so the page
+reloads (javascript/hot_reload.js keeps what the user typed across it).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+REMOVED_TRIGGER = "hot_reload_removed"  # a gradio 3 event the page never fires: its slot is kept
+Built = TypeVar("Built")
+
+
+def find_block(demo: Any, elem_id: str) -> Any | None:
+    """The block of `demo`'s layout whose elem_id is `elem_id` (the hosts name a tab `tab_<ifid>`)."""
+    pending = list(getattr(demo, "children", []))
+    while pending:
+        block = pending.pop()
+        if getattr(block, "elem_id", None) == elem_id:
+            return block
+        pending.extend(getattr(block, "children", []) or [])
+    return None
+
+
+def subtree_ids(block: Any) -> set[int]:
+    """The ids of the blocks under `block` (not its own)."""
+    found: set[int] = set()
+    pending = list(getattr(block, "children", []) or [])
+    while pending:
+        child = pending.pop()
+        found.add(child._id)
+        pending.extend(getattr(child, "children", []) or [])
+    return found
+
+
+def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str | None = None,
+           replacing: Sequence[Any] = ()) -> Built:
+    """Replace what `container` (a block of `demo`) holds by what `build()` makes in it, and recompute
+    the config that page loads get. `label` renames the container (a tab). `replacing`: old input
+    components whose places in events outside the container the components `build()` returns take.
+    All or nothing: when building raises (the extension's code, a duplicate block, an api_name clash),
+    `demo` is as it was and the error goes to the caller."""
+    undo = _Undo(demo, container)
+    try:
+        old = subtree_ids(container)
+        if isinstance(demo.fns, dict):
+            _remove_events_of(demo.fns, old)
+        else:
+            _neutralise_events_of(demo.dependencies, demo.fns, old)
+        container.children.clear()
+        with _rendering_into(demo, container):
+            built = build()
+        if replacing:
+            _swap_inputs(demo, list(replacing), list(built or []))  # type: ignore[call-overload]
+        for block_id in old - _named_by_events(demo):
+            demo.blocks.pop(block_id, None)
+        if label is not None:
+            container.label = label
+        demo.config = demo.get_config_file()
+    except BaseException:
+        undo()
+        raise
+    for app in {id(app): app for app in (getattr(demo, "app", None), getattr(demo, "server_app", None))}.values():
+        # gradio 4 keeps the API description it embeds in every page: it names the old components
+        for cached in ("api_info", "all_app_info"):
+            if getattr(app, cached, None) is not None:
+                setattr(app, cached, None)
+    return built
+
+
+class _Undo:
+    """What splice() changes, as it was: the blocks, the events (gradio 3's dicts and functions are
+    changed in place, gradio 4's inputs lists too), the container's children and label."""
+
+    def __init__(self, demo: Any, container: Any) -> None:
+        self.demo = demo
+        self.container = container
+        self.blocks = dict(demo.blocks)
+        self.fns = demo.fns.copy()
+        self.fn_id = getattr(getattr(demo, "default_config", None), "fn_id", None)
+        self.dependencies = None if isinstance(demo.fns, dict) else [dict(d) for d in demo.dependencies]
+        functions = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
+        self.functions = [(fn, getattr(fn, "fn", None), list(fn.inputs), list(fn.outputs)) for fn in functions]
+        self.children = list(container.children)
+        self.label = getattr(container, "label", None)
+
+    def __call__(self) -> None:
+        self.demo.blocks.clear()
+        self.demo.blocks.update(self.blocks)
+        if isinstance(self.fns, dict):
+            self.demo.fns.clear()
+            self.demo.fns.update(self.fns)
+            self.demo.default_config.fn_id = self.fn_id
+        else:
+            self.demo.fns[:] = self.fns
+            self.demo.dependencies[:] = self.dependencies or []
+        for fn, function, inputs, outputs in self.functions:
+            fn.fn, fn.inputs, fn.outputs = function, inputs, outputs
+        self.container.children[:] = self.children
+        if self.label is not None:
+            self.container.label = self.label
+
+
+@contextmanager
+def _rendering_into(demo: Any, block: Any) -> Iterator[None]:
+    """What `with demo: with block:` sets up, without entering them: leaving a root Blocks makes it a
+    new FastAPI app (gradio 3 and 4), which the running server must not get."""
+    from gradio.context import Context
+
+    saved = Context.root_block, Context.block
+    Context.root_block, Context.block = demo, block
+    try:
+        yield
+    finally:
+        Context.root_block, Context.block = saved
+
+
+def _target_ids(targets: list[Any]) -> set[int]:
+    # gradio 3: [component id, ...]; gradio 4: [(component id, event name), ...]
+    return {target[0] if isinstance(target, (tuple, list)) else target for target in targets}
+
+
+def _is_old(targets: set[int], outputs: set[int], old: set[int]) -> bool:
+    """An event of the old part: all its triggers are old components, or it has none (a page-load event,
+    a step after another) and fills only old ones."""
+    if targets:
+        return targets <= old
+    return bool(outputs) and outputs <= old
+
+
+def _neutralise_events_of(dependencies: list[dict[str, Any]], fns: list[Any], old: set[int]) -> None:
+    """gradio 3: empty the old part's events in place."""
+    gone: set[int] = set()
+    changed = True
+    while changed:  # `.then()` steps follow the event before them
+        changed = False
+        for index, dependency in enumerate(dependencies):
+            if index in gone:
+                continue
+            after = dependency.get("trigger_after")
+            if _is_old(_target_ids(dependency["targets"]), set(dependency["outputs"]), old) or (
+                    after is not None and after in gone):
+                gone.add(index)
+                changed = True
+    for index in gone:
+        dependencies[index].update(targets=[], trigger=REMOVED_TRIGGER, inputs=[], outputs=[], backend_fn=False,
+                                   js=None, trigger_after=None, cancels=[], every=None)
+        fns[index].fn = None
+        fns[index].inputs = []
+        fns[index].outputs = []
+
+
+def _remove_events_of(fns: dict[int, Any], old: set[int]) -> None:
+    """gradio 4: remove the old part's events. A page-load event has its Blocks as trigger ((blocks id,
+    "load")), which is no component of the part: such a trigger says nothing about whose event it is."""
+    gone: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for fn_id, fn in fns.items():
+            if fn_id in gone:
+                continue
+            targets = {target[0] for target in fn.targets if target[0] in old or target[1] != "load"}
+            outputs = {block._id for block in fn.outputs}
+            if _is_old(targets, outputs, old) or (fn.trigger_after is not None and fn.trigger_after in gone):
+                gone.add(fn_id)
+                changed = True
+    for fn_id in gone:
+        del fns[fn_id]
+
+
+def _swap_inputs(demo: Any, old: list[Any], new: list[Any]) -> None:
+    """Where an event takes the `old` components as a run of its inputs, it takes `new` instead."""
+    old_ids = [block._id for block in old]
+    functions = list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns)
+    dependencies = [None] * len(functions) if isinstance(demo.fns, dict) else demo.dependencies
+    for fn, dependency in zip(functions, dependencies, strict=True):
+        ids = [block._id for block in fn.inputs]
+        start = _find_run(ids, old_ids)
+        if start is None:
+            continue
+        fn.inputs = [*fn.inputs[:start], *new, *fn.inputs[start + len(old):]]
+        if dependency is not None:
+            dependency["inputs"] = [block._id for block in fn.inputs]
+
+
+def _find_run(ids: list[int], run: list[int]) -> int | None:
+    if not run:
+        return None
+    for start in range(len(ids) - len(run) + 1):
+        if ids[start:start + len(run)] == run:
+            return start
+    return None
+
+
+def _named_by_events(demo: Any) -> set[int]:
+    functions = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
+    return {block._id for fn in functions for block in (*fn.inputs, *fn.outputs)}
