@@ -28,9 +28,10 @@ from .rest import run_rest
 from .scale import run_scale
 from .stream import run_stream
 from .toast import run_toast
+from .ui import run_ui
 from .update import run_update
 
-PARTS = ("latency", "rest", "scale", "toast", "stream", "update")
+PARTS = ("latency", "rest", "scale", "toast", "stream", "update", "ui")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 RESULTS_DOC = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_BEGIN = "<!-- bench:results:begin (python -m bench --update-docs writes between these lines) -->"
@@ -53,12 +54,14 @@ class Config:
     reconnect_files: int = 300
     reconnect_seconds: float = 20.0
     webui_imports: tuple[str, ...] = ("gradio",)  # loaded first where a full webui process matters (update)
+    ui_saves: int = 20  # tab edits rebuilt in place, in a real page
+    ui_reloads: int = 5  # the host's Reload UI, in the same page
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
                toast_saves=3, stream_clients=10, stream_saves=20, reconnect_clients=10, reconnect_files=20,
-               reconnect_seconds=3.0, webui_imports=())
+               reconnect_seconds=3.0, webui_imports=(), ui_saves=2, ui_reloads=1)
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
         "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
                                      processes=config.repeats, imports=config.webui_imports, rng=rng,
                                      progress=progress),
+        "ui": lambda: run_ui(work / "ui", logs, saves=config.ui_saves, reloads=config.ui_reloads, progress=progress),
     }
     started = time.monotonic()
     for part in parts:

@@ -151,6 +151,10 @@ def _updated(save: str, stat: str) -> Callable[[Results], float | None]:
     return lambda r: _get(find_row(r, "tracked", save, "idle", part="update"), stat)
 
 
+def _ui(*keys: str) -> Callable[[Results], float | None]:
+    return lambda results: _get(results, "ui", *keys)
+
+
 def _start_with_tracking(results: Results) -> float | None:
     """Our start-up callbacks, plus what tracking an extension adds: importing the update engine
     and the first snapshot of the extension's loaded modules."""
@@ -217,6 +221,9 @@ TARGETS = [
            lambda r: ratio(r, "jurigged", ours_subject="tracked", part="update"), 10, at_least=True, unit="×"),
     # "Start cost unchanged": tracking an extension keeps our start within the budget it had.
     Target("our start-up callbacks + tracking an extension of 30 modules", _start_with_tracking, 50),
+    Target("tab edit → rebuilt tab usable in the open page p95 (stand-in)", _ui("in_place", "p95_ms"), 1000),
+    Target("Reload UI p50 ÷ in-place rebuild p50 (stand-in)", _ui("reload_ui_p50_over_in_place_p50"), 10,
+           at_least=True, unit="×"),
 ]
 
 
@@ -382,6 +389,17 @@ def machine_line(results: Results) -> str:
             f"{results['duration_s']:.0f} s in all.")
 
 
+def ui_lines(ui: dict[str, Any]) -> list[str]:
+    if ui.get("status") != "ok":
+        return [f"UI rebuild: {ui.get('status', 'not run')}: {ui.get('reason', '')}"]
+    in_place, reload_ui = ui["in_place"], ui["reload_ui"]
+    return [f"UI rebuild in headless Chromium on the stand-in webui, until the page shows the new tab with the "
+            f"typed prompt back: a tab edit rebuilt in place p50 {_ms(in_place['p50_ms'])} / p95 "
+            f"{_ms(in_place['p95_ms'])} ms ({in_place['n']} saves); the host's Reload UI, click → page usable, p50 "
+            f"{_ms(reload_ui['p50_ms'])} / p95 {_ms(reload_ui['p95_ms'])} ms ({reload_ui['n']}): "
+            f"{_times(ui['reload_ui_p50_over_in_place_p50'])} slower."]
+
+
 def render(results: Results) -> str:
     config = results["config"]
     lines = [machine_line(results), "",
@@ -399,6 +417,8 @@ def render(results: Results) -> str:
         lines += ["", *stream_lines(results["stream"])]
     if "update" in results:
         lines += ["", *update_lines(results["update"])]
+    if "ui" in results:
+        lines += ["", *ui_lines(results["ui"])]
     lines += ["", "Targets:", "", *targets_table(results)]
     lines += [f"\n{part} failed: {error}" for part, error in results.get("errors", {}).items()]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
-from .pagesplice import find_block, splice
+from .pagesplice import add, find_block, recompute, splice
 from .reach import reaches
 from .reloader import ensure_started, get_reloader, shutdown
 from .server import Feed, add_routes, process_feed
@@ -202,8 +202,10 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
     - a Script's ui(): run again for each instance the txt2img/img2img runners hold, in its group; the
       new controls take the old ones' places in the runner's inputs, so in the Generate button's inputs
       and in every script's args_from/args_to, and the next generation passes their values;
-    - an on_ui_settings section, and what cannot be placed (a new tab, a script built without a group):
-      they wait for Reload UI."""
+    - an on_ui_settings callback: run again; a new option gets its component at the end of its section
+      in Settings (and of the Apply button's inputs), an option whose label or default changed shows
+      them; what cannot be placed (a new section or tab, a changed component, a script built without a
+      group) waits for Reload UI."""
     wanted = {id(function) for function in functions}
     within = tuple(os.path.join(folder, "") for folder in folders)
     builders = [(kind, function, name, owner) for kind, function, name, owner in _page_builders()
@@ -219,7 +221,7 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
             elif kind == "script_ui":
                 done = _rebuild_script_ui(demo, owner)
             else:
-                done = None
+                done = _rebuild_settings(demo, function)
         except BaseException as error:  # noqa: BLE001 - the extension's code or gradio refused; splice undid it
             return dataclasses.replace(rebuild, error=error)
         if done is None:
@@ -303,6 +305,64 @@ def _rebuild_script_ui(demo: Any, klass: type) -> tuple[list[str], list[str]] | 
         script.controls, script.args_to = new, start + len(new)
         notes.extend(_pinned_defaults(new, f"customscript/{source}/{tab}"))
     return [f"{klass.__qualname__}.ui in {', '.join(dict.fromkeys(tab for tab, *_rest in places))}"], notes
+
+
+def _rebuild_settings(demo: Any, callback: Any) -> tuple[list[str], list[str]] | None:
+    """Run an on_ui_settings callback again, and show what it registers now on the Settings page
+    (A1111/Forge ui_settings: one component per option, `setting_<key>`, in the column of its section,
+    `column_settings_<section id>`, all of them the inputs of "Apply settings", whose handler zips them
+    with the option keys in registration order: a new option goes last in both). None, and the options
+    as they were, when the page cannot show it without being built again."""
+    shared = _shared()
+    opts = getattr(shared, "opts", None)
+    labels = getattr(opts, "data_labels", None)
+    data = getattr(opts, "data", None)
+    components = getattr(shared, "settings_components", None)
+    create = getattr(sys.modules.get("modules.ui_settings"), "create_setting_component", None)
+    if not isinstance(labels, dict) or not isinstance(data, dict) or not isinstance(components, dict) or not callable(
+            create):
+        return None
+    before = dict(labels)
+    try:
+        callback()
+    except BaseException:
+        labels.clear()
+        labels.update(before)
+        raise
+    fresh = [key for key, info in labels.items() if before.get(key) is not info]
+    added = [key for key in fresh if key not in before]
+    shown = [key for key in fresh if key in before and key in components]
+    columns = {key: find_block(demo, f"column_settings_{(getattr(labels[key], 'section', None) or ('',))[0]}")
+               for key in added}
+    if any(column is None for column in columns.values()) or any(
+            _setting_shape(before[key]) != _setting_shape(labels[key]) for key in shown):
+        labels.clear()
+        labels.update(before)
+        return None
+    described: list[str] = []
+    for key in shown:
+        old, new, component = before[key], labels[key], components[key]
+        if old.label != new.label:
+            component.label = new.label
+            described.append(f"setting {key} (label)")
+        if old.default != new.default and data.get(key) == old.default:
+            data[key] = component.value = new.default  # the user had left it alone: the new default
+            described.append(f"setting {key} (default)")
+    for key, column in columns.items():
+        made = add(demo, column, lambda key=key: [create(key)], to_inputs_of="settings_submit")
+        components[key] = made[0]
+        described.append(f"setting {key} (new)")
+    if described:
+        recompute(demo)
+    return described, []
+
+
+def _setting_shape(info: Any) -> tuple[Any, ...]:
+    """What the component of an option is made from, beside its label and default (a change of these
+    means another component: only the host's next build makes it)."""
+    args = getattr(info, "component_args", None)
+    return (getattr(info, "component", None), None if callable(args) else repr(args),
+            tuple(getattr(info, "section", None) or ()))
 
 
 def _pinned_defaults(components: Any, path: str) -> list[str]:

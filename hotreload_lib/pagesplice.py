@@ -76,16 +76,45 @@ def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str 
             demo.blocks.pop(block_id, None)
         if label is not None:
             container.label = label
-        demo.config = demo.get_config_file()
+        recompute(demo)
     except BaseException:
         undo()
         raise
+    return built
+
+
+def add(demo: Any, container: Any, build: Callable[[], list[Any]], *, to_inputs_of: str) -> list[Any]:
+    """Add what `build()` makes at the end of `container`, and its components at the end of the inputs
+    of the events that the block with elem_id `to_inputs_of` triggers (the host's Settings page: its
+    Apply button takes every option's component, in the order of the options). All or nothing."""
+    undo = _Undo(demo, container)
+    try:
+        with _rendering_into(demo, container):
+            built = list(build())
+        trigger = find_block(demo, to_inputs_of)
+        functions = list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns)
+        dependencies = [None] * len(functions) if isinstance(demo.fns, dict) else demo.dependencies
+        for fn, dependency in zip(functions, dependencies, strict=True):
+            if trigger is not None and trigger._id in _target_ids(fn.targets if dependency is None else
+                                                                  dependency["targets"]):
+                fn.inputs.extend(built)  # in place: the host may hold the same list (ui_settings' components)
+                if dependency is not None:
+                    dependency["inputs"] = [block._id for block in fn.inputs]
+        recompute(demo)
+    except BaseException:
+        undo()
+        raise
+    return built
+
+
+def recompute(demo: Any) -> None:
+    """The config every page load gets from now on (and gradio 4's API description, which it embeds
+    in every page and keeps: it names components)."""
+    demo.config = demo.get_config_file()
     for app in {id(app): app for app in (getattr(demo, "app", None), getattr(demo, "server_app", None))}.values():
-        # gradio 4 keeps the API description it embeds in every page: it names the old components
         for cached in ("api_info", "all_app_info"):
             if getattr(app, cached, None) is not None:
                 setattr(app, cached, None)
-    return built
 
 
 class _Undo:
@@ -100,7 +129,7 @@ class _Undo:
         self.fn_id = getattr(getattr(demo, "default_config", None), "fn_id", None)
         self.dependencies = None if isinstance(demo.fns, dict) else [dict(d) for d in demo.dependencies]
         functions = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
-        self.functions = [(fn, getattr(fn, "fn", None), list(fn.inputs), list(fn.outputs)) for fn in functions]
+        self.functions = [(fn, getattr(fn, "fn", None), fn.inputs, list(fn.inputs), fn.outputs) for fn in functions]
         self.children = list(container.children)
         self.label = getattr(container, "label", None)
 
@@ -114,7 +143,8 @@ class _Undo:
         else:
             self.demo.fns[:] = self.fns
             self.demo.dependencies[:] = self.dependencies or []
-        for fn, function, inputs, outputs in self.functions:
+        for fn, function, inputs, inputs_held, outputs in self.functions:
+            inputs[:] = inputs_held  # the same list object: the host may hold it too
             fn.fn, fn.inputs, fn.outputs = function, inputs, outputs
         self.container.children[:] = self.children
         if self.label is not None:
@@ -199,7 +229,7 @@ def _swap_inputs(demo: Any, old: list[Any], new: list[Any]) -> None:
         start = _find_run(ids, old_ids)
         if start is None:
             continue
-        fn.inputs = [*fn.inputs[:start], *new, *fn.inputs[start + len(old):]]
+        fn.inputs[start:start + len(old)] = new
         if dependency is not None:
             dependency["inputs"] = [block._id for block in fn.inputs]
 

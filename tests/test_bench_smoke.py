@@ -29,7 +29,8 @@ def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) ->
     results, _ = quick_run
     assert results["schema"] == 1
     assert results["errors"] == {}
-    assert {"latency", "rest", "scale", "toast", "stream", "update", "targets", "duration_s", "config"} <= set(results)
+    assert {"latency", "rest", "scale", "toast", "stream", "update", "ui", "targets", "duration_s",
+            "config"} <= set(results)
     assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
 
 

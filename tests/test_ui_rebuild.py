@@ -228,8 +228,11 @@ SCRIPT_UI = textwrap.dedent("""
             p.extra_generation_params["After"] = list(args)
 
 
+    SECTION = ("tab_ext", "Tab ext")
+
+
     def on_ui_settings():
-        shared.opts.add_option("strength_default", shared.OptionInfo(3, "Default strength"))
+        shared.opts.add_option("strength_default", shared.OptionInfo(3, "Default strength", section=SECTION))
 
 
     script_callbacks.on_ui_settings(on_ui_settings)
@@ -263,12 +266,46 @@ def test_a_script_ui_is_rebuilt_in_place_and_its_new_controls_reach_process(
     assert webui.apps_created == 1
 
 
-def test_a_settings_section_edit_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
-    """What the host builds from every extension's options at once (the Settings page) is not rebuilt."""
+def test_settings_follow_an_on_ui_settings_edit_in_place(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    from modules import shared
+
+    write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    assert "Default strength" in labels(page_config(url))
+
+    edit(tab_ext / "scripts" / "tab_ext_script.py", 'shared.OptionInfo(3, "Default strength", section=SECTION)',
+         'shared.OptionInfo(4, "Strength by default", section=SECTION))\n'
+         '    shared.opts.add_option("strength_note", shared.OptionInfo("none", "A note on strength", section=SECTION)')
+    changed = watcher.file("tab-ext/scripts/tab_ext_script.py")
+    assert (changed.outcome, changed.needs) == ("updated", "reload_now"), changed
+    assert "setting strength_note (new)" in changed.message and "setting strength_default (label)" in changed.message
+    config = page_config(url)
+    assert "Strength by default" in labels(config) and "A note on strength" in labels(config)
+    assert shared.opts.strength_default == 4, "left alone by the user: it takes the new default"
+    assert len(script_module("tab_ext.py").built) == 1, "the tab's builder did not run"
+
+    # The Apply button takes the new option's component too, and sets it.
+    from gradio_client import Client
+
+    [submit] = [c["id"] for c in config["components"] if c["props"].get("elem_id") == "settings_submit"]
+    [(index, dependency)] = [(index, d) for index, d in enumerate(config["dependencies"])
+                             if submit in [t[0] if isinstance(t, list) else t for t in d["targets"]]]
+    values = {c["id"]: c["props"].get("value") for c in config["components"]}
+    [note] = [c["id"] for c in config["components"] if c["props"].get("elem_id") == "setting_strength_note"]
+    values[note] = "gentle"
+    Client(url, verbose=False).predict(*[values[i] for i in dependency["inputs"]], fn_index=dependency.get("id", index))
+    assert shared.opts.strength_note == "gentle"
+
+
+def test_a_new_settings_section_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    """A section the Settings page does not have yet: only the host's next build makes its tab."""
+    from modules import shared
+
     write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
     _url, watcher = serve(webui, tmp_path, tab_ext)
-    edit(tab_ext / "scripts" / "tab_ext_script.py", '"Default strength"', '"Strength by default"')
+    edit(tab_ext / "scripts" / "tab_ext_script.py", 'section=SECTION))',
+         'section=SECTION))\n    shared.opts.add_option("other", shared.OptionInfo(1, "Other", section=("new", "N")))')
     changed = watcher.file("tab-ext/scripts/tab_ext_script.py")
     assert (changed.outcome, changed.needs) == ("updated", "reload_ui")
     assert any(note.startswith("on_ui_settings built the page: Reload UI") for note in changed.notes)
-    assert len(script_module("tab_ext.py").built) == 1, "the tab's builder did not run"
+    assert "other" not in shared.opts.data_labels, "the options stay as the page shows them"

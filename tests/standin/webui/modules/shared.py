@@ -14,8 +14,12 @@ class OptionInfo:
                  section=None, refresh=None, **_extra):
         self.default = default
         self.label = label
+        self.component = component
+        self.component_args = component_args
         self.onchange = onchange
         self.section = section
+        self.refresh = refresh
+        self.do_not_save = False
 
 
 class Options:
@@ -25,6 +29,8 @@ class Options:
 
     def add_option(self, key, info):
         self.data_labels[key] = info
+        if key not in self.data and not info.do_not_save:
+            self.data[key] = info.default
 
     def __getattr__(self, item):
         if item in self.data:
@@ -63,6 +69,7 @@ class State:
 
 
 cmd_opts = None
+settings_components = {}  # key -> its component in the Settings tab (ui_settings.py)
 demo = None  # the page's gr.Blocks, once create_ui() made it (A1111 webui.py: shared.demo = ui.create_ui())
 opts = Options()
 state = State()

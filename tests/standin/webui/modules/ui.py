@@ -2,14 +2,14 @@
 prompt, txt2img_prompt, is what the page's script.js waits for, and its scripts' UI, scripts.py), then every on_ui_tabs
 tab rendered into
 `gr.TabItem(label, id=ifid, elem_id=f"tab_{ifid}")` and registered with ui_loadsave (ui-config.json),
-then Settings. The txt2img Generate button runs a stand-in generation through the ScriptRunner, as the
+then Settings (ui_settings.py). The txt2img Generate button runs a stand-in generation through the ScriptRunner, as the
 host's does, and says what the scripts' run() returned."""
 import os
 import types
 
 import gradio as gr
 
-from modules import script_callbacks, scripts, shared, ui_loadsave
+from modules import script_callbacks, scripts, shared, ui_loadsave, ui_settings
 
 
 def generate(prompt, *script_args):
@@ -36,9 +36,8 @@ def create_ui():
         submit.click(fn=generate, inputs=[prompt, *custom_inputs], outputs=[result])
     interfaces = [(txt2img_interface, "txt2img", "txt2img")]
     interfaces += [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
-    with gr.Blocks(analytics_enabled=False) as settings_interface:
-        gr.Markdown("Settings")
-    interfaces.append((settings_interface, "Settings", "settings"))
+    settings = ui_settings.UiSettings()
+    interfaces.append((settings.create_ui(), "Settings", "settings"))
 
     with gr.Blocks(analytics_enabled=False, title="Stable Diffusion") as demo:
         with gr.Tabs(elem_id="tabs"):
@@ -48,6 +47,7 @@ def create_ui():
                 if ifid not in ["extensions", "settings"]:
                     loadsave.add_block(interface, ifid)
             loadsave.setup_ui()
+        settings.add_functionality(demo)
     loadsave.dump_defaults()
     demo.ui_loadsave = loadsave
     return demo
