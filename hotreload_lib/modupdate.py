@@ -13,10 +13,15 @@ Only the difference runs (codediff.py finds it):
   an Enum keeps its members and gains the new ones;
 - a changed or added statement that is not a definition runs again in the module's namespace, in
   file order; an unchanged one never runs again; a removed definition's name is deleted;
+- a function whose decorators changed (added, removed, other arguments) runs again as a whole, as
+  a fresh import would make it: the module's and its classes' names for the old object hold the
+  new one, and the old function forwards every call to it, so a bound method or a callback stored
+  before runs the new object and follows later edits (unless it was called another way: a
+  staticmethod turned classmethod keeps the old code, and a note says so);
 - a definition runs again as a whole (decorators included), rebinding its name while code that
-  held the old object keeps it, when its decorators changed, when the module holds no function of
-  it to update (a decorator that returns another kind of object), and when it sits inside another
-  statement (an `if` or `try` block is one statement).
+  held the old object keeps it, when the module holds no function of it to update (a decorator
+  that returns another kind of object), and when it sits inside another statement (an `if` or
+  `try` block is one statement).
 
 What a class cannot take in place (its bases, metaclass, decorators, `__slots__`, the fields of a
 dataclass, NamedTuple or metaclass-built class) is refused, and the module is left as it was. A

@@ -104,6 +104,35 @@ class ObjectUpdater:
             self.updated.append(old)
             self._update_closures(before, new.__code__)
 
+    def redefine(self, scope: Scope, qualname: str, old: Any, made: Any, olds: list[types.FunctionType]) -> None:
+        """A definition whose decorators changed ran again and made `made`; `old` is what its name
+        held. Where the module and its classes held `old`, they hold `made` now, and the old
+        function forwards every call to the new one, so a bound method or a callback stored before
+        runs it, and later edits of it too. Only when both are called the same way (plain,
+        staticmethod, classmethod) and `old` is this definition's (it wraps the function the file
+        defined there): a shared object a decorator returned is left alone."""
+        old_kind, old_func = _called_as(old)
+        new_kind, new_func = _called_as(made)
+        why = ""
+        if not _made_from(old_func, olds):
+            why = "the name held no function this definition made"
+        elif old_kind != new_kind:
+            why = f"it was {old_kind} and is {new_kind} now, so it would be called another way"
+        elif not isinstance(new_func, types.FunctionType):
+            why = f"the new decorators made a {type(new_func).__name__}, not a function it can forward to"
+        if why:
+            self.notes.append(f"{qualname}: its decorators changed, so its definition ran again and the name holds "
+                              f"the new object; code holding the old one keeps the old code ({why})")
+            return
+        assert isinstance(old_func, types.FunctionType) and isinstance(new_func, types.FunctionType)
+        self.undo.append(update_base(old_func, new_func, forward=True))
+        self.updated.append(old_func)
+        for name in [name for name, value in self.namespace.items() if value is old]:
+            self.namespace[name] = made
+        for cls in self.index.classes:
+            for name in [name for name, value in vars(cls).items() if value is old]:
+                type.__setattr__(cls, name, made)
+
     def _update_closures(self, old: types.CodeType, new: types.CodeType) -> None:
         """Functions the module holds that were made from code inside `old` (a decorator's
         wrappers, a factory's closures) get the matching code inside `new`."""
@@ -223,6 +252,29 @@ def _fill_class_cell(func: types.FunctionType, cls: type) -> None:
     for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=True):
         if name == "__class__":
             cell.cell_contents = cls
+
+
+def _called_as(value: Any) -> tuple[str, Any]:
+    """How a class or module calls what a name holds, and the callable it calls."""
+    if isinstance(value, staticmethod):
+        return "a staticmethod", value.__func__
+    if isinstance(value, classmethod):
+        return "a classmethod", value.__func__
+    if isinstance(value, property):
+        return "a property", value.fget
+    return "a function", value
+
+
+def _made_from(value: Any, functions: list[types.FunctionType]) -> bool:
+    """`value` is one of `functions`, or a function that wraps one of them (`__wrapped__`)."""
+    wanted = {id(func) for func in functions}
+    seen: set[int] = set()
+    while isinstance(value, types.FunctionType) and id(value) not in seen:
+        if id(value) in wanted:
+            return True
+        seen.add(id(value))
+        value = value.__dict__.get("__wrapped__")
+    return False
 
 
 def _nested_code_pairs(old: types.CodeType, new: types.CodeType) -> list[tuple[types.CodeType, types.CodeType]]:

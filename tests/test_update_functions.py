@@ -370,6 +370,84 @@ def test_changed_decorators_run_again_and_the_old_function_is_left_alone(pkg: Tr
     assert any("decorators changed" in note for note in result.notes)
 
 
+SHOUTING = """
+    import functools
+
+    def shout(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs).upper() + "!"
+        return wrapper
+
+    def whisper(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs).lower()
+        return wrapper
+
+    class Greeter:
+        def hello(self):
+            return "Hello v1"
+
+    def greet():
+        return "Hi v1"
+
+    ALIAS = greet
+    HANDLERS = [greet]
+"""
+
+
+def with_decorator(source: str, decorator: str) -> str:
+    return source.replace("        def hello", f"        @{decorator}\n        def hello").replace(
+        "    def greet", f"    @{decorator}\n    def greet")
+
+
+@pytest.mark.parametrize("body_too", [False, True], ids=["decorators only", "with the body"])
+def test_decorators_added_changed_and_removed_are_applied_as_a_fresh_import_makes_them(
+        pkg: TrackedPackage, body_too: bool) -> None:
+    pkg.write("mod", SHOUTING)
+    pkg.write("consumer", f"from {pkg.name}.mod import greet\n")
+    mod = pkg.load("mod")
+    consumer = importlib.import_module(f"{pkg.name}.consumer")
+    bound, stored = mod.Greeter().hello, mod.greet  # held from before the edits: they must follow them
+
+    def version(decorator: str, number: int) -> str:
+        source = with_decorator(SHOUTING, decorator) if decorator else SHOUTING
+        return source.replace(" v1", f" v{number}") if body_too else source
+
+    steps = [("shout", "HELLO V{}!", "HI V{}!"), ("whisper", "hello v{}", "hi v{}"), ("", "Hello v{}", "Hi v{}")]
+    for number, (decorator, method_says, function_says) in enumerate(steps, start=2):
+        result = pkg.edit(mod, version(decorator, number))
+
+        assert result.ok, result
+        assert set(result.changed) == {Change(f"{mod.__name__}.Greeter.hello", "method", "updated"),
+                                       Change(f"{mod.__name__}.greet", "function", "updated")}
+        expected = number if body_too else 1
+        assert mod.Greeter().hello() == bound() == method_says.format(expected)
+        assert mod.greet() == stored() == consumer.greet() == function_says.format(expected)
+        assert mod.ALIAS is mod.greet, "the module's other names for the old object hold the new one"
+        assert mod.HANDLERS[0]() == function_says.format(expected)
+        assert not result.notes
+
+    # A later body edit reaches what was stored before the decorators changed.
+    result = pkg.edit(mod, version("", 5).replace("Hello v", "Hey v").replace("Hi v", "Yo v"))
+    assert result.ok, result
+    assert bound() == mod.Greeter().hello() == ("Hey v5" if body_too else "Hey v1")
+    assert stored() == consumer.greet() == mod.greet() == ("Yo v5" if body_too else "Yo v1")
+
+
+def test_a_decorator_that_does_not_exist_is_an_error_and_changes_nothing(pkg: TrackedPackage) -> None:
+    pkg.write("mod", SHOUTING)
+    mod = pkg.load("mod")
+    greet = mod.greet
+
+    result = pkg.edit(mod, with_decorator(SHOUTING, "nowhere"))
+
+    assert result.status == "error" and result.error is not None
+    assert "NameError" in result.error.summary and "nowhere" in result.error.summary
+    assert mod.greet is greet and greet() == "Hi v1" and mod.Greeter().hello() == "Hello v1"
+
+
 def test_a_live_file_replacement_stays_on_top_and_original_is_the_updated_code(pkg: TrackedPackage) -> None:
     pkg.write("mod", GREETINGS)
     mod = pkg.load("mod")
