@@ -7,6 +7,9 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
   they were (a failed run keeps its last good state);
 - `script_modules()`: the modules the host executed from file and keeps outside sys.modules (its
   scripts/*.py), which a tracked tree's edits update too;
+- `held_callables()`: the callables the host holds now (its app's routes' endpoints, its callback
+  lists), where an update looks for closures a changed function made (a route handler that an
+  `on_app_started` callback defines inside itself);
 - `page_builders(functions)`: the names of those of `functions` that build the page (an on_ui_tabs
   callback, a Script's ui()): what they change shows only after Reload UI;
 - `path_forms(folder)`: the other paths the host knows `folder` by (an extension symlinked into
@@ -22,6 +25,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 def _never_busy() -> str:
@@ -37,6 +41,10 @@ def _nothing_to_put_back(_token: object) -> None:
 
 
 def _no_script_modules() -> list[types.ModuleType]:
+    return []
+
+
+def _nothing_held() -> list[Any]:
     return []
 
 
@@ -66,6 +74,7 @@ class HostHooks:
     lift_callbacks: Callable[[str], object] = _nothing_to_lift
     put_back_callbacks: Callable[[object], None] = _nothing_to_put_back
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
+    held_callables: Callable[[], list[Any]] = _nothing_held
     page_builders: Callable[[list[types.FunctionType]], list[str]] = _no_page_builders
     path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url

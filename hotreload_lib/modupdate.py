@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import time
 import types
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,9 +78,12 @@ class UpdateResult:
         return self.status == "ok"
 
 
-def update_module(module: types.ModuleType, old: Version | str, new: Version | str) -> UpdateResult:
+def update_module(module: types.ModuleType, old: Version | str, new: Version | str,
+                  held: Callable[[], Iterable[Any]] | None = None) -> UpdateResult:
     """Update `module` in place from the version of its source it was last loaded or updated from
-    (`old`) to `new`. All or nothing: unless the result is ok, the module is as it was."""
+    (`old`) to `new`. All or nothing: unless the result is ok, the module is as it was. `held()`:
+    the callables the host holds (its routes' endpoints, its callback lists), where closures that
+    the module's functions made are looked for when their code changes."""
     started = time.perf_counter()
     name = str(module.__dict__.get("__name__", "?"))
     path = str(module.__dict__.get("__file__") or f"<{name}>")
@@ -92,7 +96,8 @@ def update_module(module: types.ModuleType, old: Version | str, new: Version | s
     report = UpdateReport()
     try:
         new_version = new if isinstance(new, Version) else parse(new, path)
-        updater = ObjectUpdater(module.__dict__, ModuleIndex(module.__dict__, name, new_version.filename), report)
+        index = ModuleIndex(module.__dict__, name, new_version.filename, held)
+        updater = ObjectUpdater(module.__dict__, index, report)
         plan = UpdatePlan(module, old_version, new_version, updater)
         plan.make()
         _apply(plan, updater)

@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -446,6 +447,52 @@ def test_a_decorator_that_does_not_exist_is_an_error_and_changes_nothing(pkg: Tr
     assert result.status == "error" and result.error is not None
     assert "NameError" in result.error.summary and "nowhere" in result.error.summary
     assert mod.greet is greet and greet() == "Hi v1" and mod.Greeter().hello() == "Hello v1"
+
+
+APP_STARTED = """
+    def on_app_started(routes):
+        def ping():
+            return "pong v1"
+
+        def helper(value):
+            return value
+
+        routes.append(helper(ping))
+        return [route.__name__ for route in routes]
+"""
+
+
+def test_closures_an_edited_function_gave_the_host_run_the_new_code(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    routes: list[Any] = []  # the host's: the module holds none of them
+    mod.on_app_started(routes)
+
+    result = pkg.edit(mod, APP_STARTED.replace("pong v1", "pong v2"), held=lambda: list(routes))
+
+    assert result.ok, result
+    assert routes[0]() == "pong v2" and routes[0] in result.updated_functions
+    assert not result.notes, "the closure was reached: nothing to say"
+
+
+def test_a_changed_closure_nothing_known_holds_is_named_in_a_note(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    routes: list[Any] = []
+    mod.on_app_started(routes)
+
+    # Lines moved in `helper` and a changed comprehension are no change anyone must hear of.
+    edited = (APP_STARTED.replace("pong v1", "pong v2").replace("def helper", "\n        def helper")
+              .replace("route.__name__ for", "route.__qualname__ for"))
+    result = pkg.edit(mod, edited)
+
+    assert result.ok, result
+    assert routes[0]() == "pong v1", "held where no one looked: it keeps the old code"
+    [note] = result.notes
+    assert note.startswith(f"{mod.__name__}.on_app_started.<locals>.ping: its code changed"), note
+    assert note.endswith(f"until {mod.__name__}.on_app_started runs again")
+    assert mod.on_app_started(routes)[-1].endswith("ping")
+    assert routes[-1]() == "pong v2"
 
 
 def test_a_live_file_replacement_stays_on_top_and_original_is_the_updated_code(pkg: TrackedPackage) -> None:
