@@ -53,12 +53,14 @@ class Config:
     reconnect_files: int = 300
     reconnect_seconds: float = 20.0
     webui_imports: tuple[str, ...] = ("gradio",)  # loaded first where a full webui process matters (update)
+    heap_objects: int = 1_500_000  # a webui's, where an edit of nested functions is measured
+    closure_edits: int = 30
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
                toast_saves=3, stream_clients=10, stream_saves=20, reconnect_clients=10, reconnect_files=20,
-               reconnect_seconds=3.0, webui_imports=())
+               reconnect_seconds=3.0, webui_imports=(), heap_objects=20_000, closure_edits=2)
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -82,7 +84,8 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
                                      reconnect_seconds=config.reconnect_seconds, rng=rng, progress=progress),
         "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
                                      processes=config.repeats, imports=config.webui_imports, rng=rng,
-                                     progress=progress),
+                                     progress=progress, heap_objects=config.heap_objects,
+                                     closure_edits=config.closure_edits),
     }
     started = time.monotonic()
     for part in parts:
