@@ -7,8 +7,10 @@ Only the difference runs (codediff.py finds it):
   of the same name (name mangling, and a `__class__` cell that holds the real class, so
   zero-argument `super()` works), with the module's `from __future__` flags; its defaults are
   evaluated in its own scope (a class body sees the class's attributes). Its decorators do not run
-  again: they keep working around the new code. Functions the module holds that a changed function
-  made (a decorator's wrappers, a factory's closures) get the new code of their part too;
+  again: they keep working around the new code. Functions that a changed function made (a
+  decorator's wrappers, a factory's closures, route handlers an app-started callback defined) get
+  the new code of their part too, where the module, its classes or the host (`held`) hold them; a
+  nested function whose code changed and of which none was found there is named in a note;
 - a class keeps its identity; its body is compared the same way and what changed is set on it;
   an Enum keeps its members and gains the new ones;
 - a changed or added statement that is not a definition runs again in the module's namespace, in
@@ -30,8 +32,9 @@ members and functions' code. What a statement did to other objects before it fai
 appended to a list elsewhere) cannot be rolled back.
 
 What to patch is found through the module's namespace and the dicts of the classes it defines
-(following decorators' `__wrapped__`, closures, properties, singledispatch registries), never by
-walking the heap. Limits that follow: a default value is evaluated when its def changes, not when
+(following decorators' `__wrapped__`, closures, properties, singledispatch registries), and the
+callables the host holds, never by walking the heap (gc.get_referrers costs ~100 ms per edit on a
+webui's heap: bench/update.py). Limits that follow: a default value is evaluated when its def changes, not when
 a constant it names does; a removed singledispatch overload stays registered; when an Enum's
 members change, its whole body runs once more to make them.
 
