@@ -152,6 +152,11 @@ ROUTES_SCRIPT = textwrap.dedent("""
         def hello(name: str = "you"):
             return {"answer": "hello " + name}
 
+        def on_saved(params):
+            return "nested saved v1"
+
+        script_callbacks.on_image_saved(on_saved)
+
 
     script_callbacks.on_app_started(on_app_started)
 """)
@@ -160,7 +165,8 @@ ROUTES_SCRIPT = textwrap.dedent("""
 def test_a_route_handler_nested_in_an_app_started_callback_serves_its_new_body(
         webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
     """The common shape of an extension's API (tagcomplete's): handlers defined inside the
-    callback, held only by the app's routes. Editing one reaches the closure the route serves."""
+    callback, held only by the app's routes (or the host's callback lists). Editing one reaches
+    the closure the route serves."""
     routes = my_ext / "scripts" / "my_routes.py"
     write(routes, ROUTES_SCRIPT)
     _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
@@ -176,6 +182,11 @@ def test_a_route_handler_nested_in_an_app_started_callback_serves_its_new_body(
         assert watcher.file("my-ext/scripts/my_routes.py").outcome == "updated"
         assert client.get("/my-ext/hello", params={"name": "ann"}).json() == {"answer": "hi ANN"}
         assert client.get("/my-ext/ping").json() == {"answer": "pong v2"}
+
+        assert "nested saved v1" in saved_callbacks()
+        edit(routes, '"nested saved v1"', '"nested saved v2"')
+        assert watcher.file("my-ext/scripts/my_routes.py").outcome == "updated"
+        assert "nested saved v2" in saved_callbacks() and "nested saved v1" not in saved_callbacks()
 
     app = webui.reload_ui()  # a new app: the callback, as updated, defines the handlers again
     with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
