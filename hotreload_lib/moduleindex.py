@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .inplace import own_function
+
+log = logging.getLogger("hot_reload")
 
 
 class ModuleIndex:
@@ -44,7 +47,12 @@ class ModuleIndex:
         if self._lent is not None:
             lent, self._lent = self._lent, None
             found = len(self._functions)
-            self._walk(list(lent()), classes=False)
+            try:
+                held = list(lent())
+            except Exception:  # the host's objects are not ours to fail on: the module's own are still found
+                log.warning("[Hot Reload] listing the callables the webui holds failed", exc_info=True)
+                held = []
+            self._walk(held, classes=False)
             self._sort(self._functions[found:], by_line=False)  # a closure is no definition of the file
         entry = self._by_code.get(id(code))
         return list(entry[1]) if entry is not None and entry[0] is code else []

@@ -475,6 +475,20 @@ def test_closures_an_edited_function_gave_the_host_run_the_new_code(pkg: Tracked
     assert not result.notes, "the closure was reached: nothing to say"
 
 
+def test_a_host_that_fails_to_list_what_it_holds_does_not_fail_the_update(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    mod.on_app_started([])
+
+    def broken() -> list[Any]:
+        raise RuntimeError("the app is gone")
+
+    result = pkg.edit(mod, APP_STARTED.replace("pong v1", "pong v2"), held=broken)
+
+    assert result.ok, result
+    assert [note.split(":")[0] for note in result.notes] == [f"{mod.__name__}.on_app_started.<locals>.ping"]
+
+
 def test_a_changed_closure_nothing_known_holds_is_named_in_a_note(pkg: TrackedPackage) -> None:
     pkg.write("mod", APP_STARTED)
     mod = pkg.load("mod")
