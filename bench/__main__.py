@@ -56,12 +56,15 @@ class Config:
     webui_imports: tuple[str, ...] = ("gradio",)  # loaded first where a full webui process matters (update)
     ui_saves: int = 20  # tab edits rebuilt in place, in a real page
     ui_reloads: int = 5  # the host's Reload UI, in the same page
+    heap_objects: int = 1_500_000  # a webui's, where an edit of nested functions is measured
+    closure_edits: int = 30
     seed: int = 7
 
 
 QUICK = Config(saves=5, warmup=1, repeats=1, idle_seconds=2.0, tree_files=500, deep_saves=3, storm_saves=50,
                toast_saves=3, stream_clients=10, stream_saves=20, reconnect_clients=10, reconnect_files=20,
-               reconnect_seconds=3.0, webui_imports=(), ui_saves=2, ui_reloads=1)
+               reconnect_seconds=3.0, webui_imports=(), heap_objects=20_000, closure_edits=2, ui_saves=2,
+               ui_reloads=1)
 
 
 def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -85,7 +88,8 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
                                      reconnect_seconds=config.reconnect_seconds, rng=rng, progress=progress),
         "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
                                      processes=config.repeats, imports=config.webui_imports, rng=rng,
-                                     progress=progress),
+                                     progress=progress, heap_objects=config.heap_objects,
+                                     closure_edits=config.closure_edits),
         "ui": lambda: run_ui(work / "ui", logs, saves=config.ui_saves, reloads=config.ui_reloads, progress=progress),
     }
     started = time.monotonic()

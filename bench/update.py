@@ -10,10 +10,18 @@ modules the host keeps outside sys.modules), in a fresh process per sample, each
 modules loaded. The first call of each process is what a start pays; later calls (a fresh store
 each) show the same work with warm caches.
 
+And what an edit of a function with nested functions costs on a webui-sized heap: the update of a
+module whose `on_app_started` defines route handlers inside itself, looking through the callables the
+host holds (its app's routes, its callback lists) for the closures to update; beside it, what the
+alternative, `gc.get_referrers` of the old nested code (a walk of every object), would add per edit.
+
     python -m bench.update start-cost '<json config>'    (started by run_update, never by hand)
+    python -m bench.update closures '<json config>'      (likewise)
 """
 from __future__ import annotations
 
+import asyncio
+import gc
 import importlib
 import importlib.util
 import json
@@ -22,6 +30,8 @@ import random
 import subprocess
 import sys
 import time
+import types
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,10 +49,24 @@ EXTENSION_PACKAGE = "bench_extension_lib"
 PACKAGE_MODULES = 27  # with the package's __init__ and two scripts: an extension of 30 modules
 SCRIPTS = 2
 CALLS_PER_PROCESS = 10
+# A webui with gradio, torch and a model loaded holds 1-2 million objects the collector tracks; the
+# A1111 app serves ~150 routes (its API, gradio's, the extensions'), and its callback lists hold ~100.
+HOST_ROUTES = 150
+HOST_CALLBACKS = 100
+ROUTES_MODULE = """
+def on_app_started(demo, app):
+    @app.get("/bench-ext/ping")
+    async def ping():
+        return {"answer": "pong 0"}
+
+    @app.get("/bench-ext/hello")
+    def hello(name: str = "you"):
+        return {"answer": "hello " + name}
+"""
 
 
 def run_update(root: Path, logs: Path, *, saves: int, warmup: int, processes: int, imports: tuple[str, ...],
-               rng: random.Random, progress: Progress) -> dict[str, Any]:
+               rng: random.Random, progress: Progress, heap_objects: int, closure_edits: int) -> dict[str, Any]:
     logs = logs / "update"  # the latency part's agents have logs of the same names
     logs.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -52,8 +76,12 @@ def run_update(root: Path, logs: Path, *, saves: int, warmup: int, processes: in
                             kinds=dict.fromkeys(KINDS[subject.key], saves), warmup=warmup, busy=False, rng=rng)
     progress(f"start cost of tracking an extension of {PACKAGE_MODULES + 1 + SCRIPTS} modules "
              f"({processes} fresh processes)")
+    start = measure_start_cost(root / "extension", processes=processes, imports=imports)
+    progress(f"an edit of nested route handlers on a heap of {heap_objects:,} objects ({closure_edits} edits)")
+    closures = _in_fresh_process("closures", {"root": str(root / "closures"), "imports": list(imports),
+                                              "heap_objects": heap_objects, "edits": closure_edits})
     return {"module_lines": len(tracked_module_source(0).splitlines()), "imports": list(imports), "rows": rows,
-            "start": measure_start_cost(root / "extension", processes=processes, imports=imports)}
+            "start": start, "closures": closures}
 
 
 def measure_start_cost(root: Path, *, processes: int, imports: tuple[str, ...]) -> dict[str, Any]:
@@ -86,12 +114,15 @@ def _write_extension(root: Path) -> None:
 
 
 def _start_cost_sample(root: Path, imports: tuple[str, ...]) -> dict[str, Any]:
-    config = {"root": str(root), "imports": list(imports)}
+    return _in_fresh_process("start-cost", {"root": str(root), "imports": list(imports)})
+
+
+def _in_fresh_process(command: str, config: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    run = subprocess.run([sys.executable, "-m", "bench.update", "start-cost", json.dumps(config)], cwd=REPO_ROOT,
-                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    run = subprocess.run([sys.executable, "-m", "bench.update", command, json.dumps(config)], cwd=REPO_ROOT,
+                         env=env, capture_output=True, text=True, timeout=600, check=False)
     if run.returncode != 0:
-        raise RuntimeError(f"the start-cost process failed (exit {run.returncode}): {run.stderr[-2000:]}")
+        raise RuntimeError(f"the {command} process failed (exit {run.returncode}): {run.stderr[-2000:]}")
     return json.loads(run.stdout.splitlines()[-1])
 
 
@@ -121,6 +152,68 @@ def _start_cost_process(config: dict[str, Any]) -> dict[str, Any]:
             "modules_loaded": len(sys.modules)}
 
 
+class _Filler:
+    """What most of a webui's heap is: small objects holding containers."""
+
+    def __init__(self, number: int) -> None:
+        self.values = [number]
+        self.names = {"n": number}
+
+
+def _closures_process(config: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process with a webui-sized heap: an app with the host's number of routes, callback
+    lists, and a script module whose on_app_started made route handlers; each edit changes the
+    handlers' answer, applied as the tracked tree applies it (update_module with the host's
+    held_callables); the same edit of a copy of the module whose handlers no host holds, updated
+    without looking (the engine's own cost); and gc.get_referrers of the handler's old code."""
+    from fastapi import FastAPI
+
+    for name in config["imports"]:
+        importlib.import_module(name)
+    from hotreload_lib import host
+    from hotreload_lib.codediff import parse
+    from hotreload_lib.modupdate import update_module
+
+    filler = [_Filler(number) for number in range(max(0, config["heap_objects"] - len(gc.get_objects())) // 3)]
+    app = FastAPI()
+    for number in range(HOST_ROUTES):
+        app.add_api_route(f"/sdapi/v1/route-{number}", lambda number=number: {"n": number}, methods=["GET"])
+    callbacks = types.ModuleType("modules.script_callbacks")
+    callbacks.callback_map = {f"callbacks_{kind}": [types.SimpleNamespace(callback=lambda kind=kind: kind)
+                                                    for _ in range(HOST_CALLBACKS // 10)] for kind in range(10)}
+    sys.modules["modules.script_callbacks"] = callbacks
+    host._app[0] = weakref.ref(app)
+    folder = Path(config["root"])
+    folder.mkdir(parents=True, exist_ok=True)
+    subjects = []
+    for name, held, key in (("bench_routes", host.held_callables, "update_ms"),
+                            ("bench_routes_alone", None, "update_without_host_ms")):
+        path = folder / f"{name}.py"
+        path.write_text(ROUTES_MODULE, encoding="utf-8")
+        module = _load_script(path)
+        module.on_app_started(None, app if held else FastAPI())
+        subjects.append((module, held, key, [parse(ROUTES_MODULE, str(path))]))
+    [ping] = [route.endpoint for route in app.routes if getattr(route, "path", "") == "/bench-ext/ping"]
+    timings: dict[str, list[float]] = {"update_ms": [], "update_without_host_ms": [], "get_referrers_ms": []}
+    for edit in range(1, config["edits"] + 1):
+        for module, held, key, version in subjects:
+            new = parse(ROUTES_MODULE.replace("pong 0", f"pong {edit}"), version[0].filename)
+            started = time.perf_counter()
+            result = update_module(module, version[0], new, held)
+            timings[key].append((time.perf_counter() - started) * 1000)
+            if not result.ok:
+                raise RuntimeError(f"the update failed: {result}")
+            version[0] = new
+        if asyncio.run(ping()) != {"answer": f"pong {edit}"}:
+            raise RuntimeError("the route's handler did not take the code of the update that looked for it")
+        started = time.perf_counter()
+        gc.get_referrers(ping.__code__)
+        timings["get_referrers_ms"].append((time.perf_counter() - started) * 1000)
+    return {"heap_objects": len(gc.get_objects()), "filler": len(filler), "routes": len(app.routes),
+            "callbacks": HOST_CALLBACKS, "edits": config["edits"],
+            **{key: summarize(samples) for key, samples in timings.items()}}
+
+
 def _load_script(path: Path) -> Any:
     """As the host loads a scripts/*.py: executed from its file, kept outside sys.modules."""
     spec = importlib.util.spec_from_file_location(path.name, path)
@@ -132,6 +225,7 @@ def _load_script(path: Path) -> Any:
 
 if __name__ == "__main__":
     command, argument = sys.argv[1:]
-    if command != "start-cost":
+    processes = {"start-cost": _start_cost_process, "closures": _closures_process}
+    if command not in processes:
         raise SystemExit(f"unknown command {command!r}")
-    print(json.dumps(_start_cost_process(json.loads(argument))))
+    print(json.dumps(processes[command](json.loads(argument))))

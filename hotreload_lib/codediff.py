@@ -107,7 +107,7 @@ class Statement:
     node: ast.stmt
     moved: int  # lines it moved since its node was parsed: its lines in this version are the node's plus this
     position: int  # index in its body
-    text: str  # the statement's exact source text
+    text: str  # the statement's exact source text, decorators included
     binds: frozenset[str]  # the names it binds in its scope
     _dump: str | None = field(default=None, repr=False)
 
@@ -274,7 +274,9 @@ def _statements(version: Version, body: list[Placed]) -> list[Statement]:
 
 
 def _source_text(lines: list[str], node: ast.stmt, moved: int) -> str:
-    first, last = node.lineno - 1 + moved, (node.end_lineno or node.lineno) - 1 + moved
+    """From the first decorator on (its `@` stands where the `def` does): a definition whose
+    decorators changed is a changed statement."""
+    first, last = _first_line(node, moved) - 1, (node.end_lineno or node.lineno) - 1 + moved
     if first == last:
         return lines[first][node.col_offset:node.end_col_offset]
     return lines[first][node.col_offset:] + "".join(lines[first + 1:last]) + lines[last][:node.end_col_offset]

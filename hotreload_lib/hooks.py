@@ -7,6 +7,9 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
   they were (a failed run keeps its last good state);
 - `script_modules()`: the modules the host executed from file and keeps outside sys.modules (its
   scripts/*.py), which a tracked tree's edits update too;
+- `held_callables()`: the callables the host holds now (its app's routes' endpoints, its callback
+  lists), where an update looks for closures a changed function made (a route handler that an
+  `on_app_started` callback defines inside itself);
 - `rebuild_page(functions, folders)`: build again, in place, the parts of the page that the code of
   `folders` builds and that `functions` (just updated) take part in: a PageRebuild says what was
   rebuilt, and what shows only after Reload UI (a Script's ui(), a settings section);
@@ -23,6 +26,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 def _never_busy() -> str:
@@ -57,6 +61,10 @@ def _nothing_to_rebuild(_functions: list[types.FunctionType], _folders: tuple[st
     return PageRebuild()
 
 
+def _nothing_held() -> list[Any]:
+    return []
+
+
 def _no_other_forms(_folder: str) -> list[str]:
     return []
 
@@ -79,6 +87,7 @@ class HostHooks:
     lift_callbacks: Callable[[str], object] = _nothing_to_lift
     put_back_callbacks: Callable[[object], None] = _nothing_to_put_back
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
+    held_callables: Callable[[], list[Any]] = _nothing_held
     rebuild_page: Callable[[list[types.FunctionType], tuple[str, ...]], PageRebuild] = _nothing_to_rebuild
     path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url

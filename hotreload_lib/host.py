@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import types
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ TAB = ("Hot Reload", "hot_reload")
 _reported_errors: set[str] = set()
 # Why the live folder cannot be watched (shown on the page), empty when it can.
 _folder_problem: list[str] = [""]
+# The app the webui serves now, weakly: Reload UI makes a new one, which must not keep the old alive.
+_app: list[weakref.ref[Any] | None] = [None]
 
 
 def _ensure_console_log() -> None:
@@ -191,6 +194,17 @@ def script_modules() -> list[types.ModuleType]:
             if isinstance(module, types.ModuleType):
                 found[id(module)] = module
     return [module for module in found.values() if isinstance(module, types.ModuleType)]
+
+
+def held_callables() -> list[Any]:
+    """The callables the webui holds now: the endpoints of its app's routes (an extension's, added
+    in its on_app_started callback, too) and the callbacks in script_callbacks' lists."""
+    app = _app[0]() if _app[0] is not None else None
+    held = [getattr(route, "endpoint", None) for route in list(getattr(app, "routes", None) or [])]
+    script_callbacks = sys.modules.get("modules.script_callbacks")
+    for entries in list((getattr(script_callbacks, "callback_map", None) or {}).values()):
+        held += [getattr(entry, "callback", None) for entry in list(entries)]
+    return [callback for callback in held if callback is not None]
 
 
 def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) -> PageRebuild:
@@ -447,7 +461,7 @@ def hooks() -> HostHooks:
     return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
                      script_modules=script_modules, rebuild_page=rebuild_page, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
-                     why_no_reload_ui=why_no_reload_ui)
+                     why_no_reload_ui=why_no_reload_ui, held_callables=held_callables)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:
@@ -562,6 +576,10 @@ def on_app_started(demo: Any, app: Any) -> None:
     None and no UI callback ever ran: the routes and the reloader are all there is."""
     _ensure_console_log()
     if app is not None:
+        try:
+            _app[0] = weakref.ref(app)
+        except TypeError:  # an app class that takes no weak reference: its routes are not looked through
+            _app[0] = None
         add_page_routes(demo, app)
     start_watching()
 

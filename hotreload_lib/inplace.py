@@ -372,7 +372,8 @@ class InPlacePatch:
 
 class Redirect(Dispatcher):
     """The dispatcher of a function whose own code was updated to code it cannot take directly (the
-    free variables differ: a method that newly uses `super()` needs a `__class__` cell). Unlike a
+    free variables differ: a method that newly uses `super()` needs a `__class__` cell), or that a
+    new function stands for (its decorators changed, so its definition made another). Unlike a
     patch it never ends: it stands for the function's own code, so a later update retargets it and a
     replace() made later sits on top of it."""
 
@@ -442,13 +443,15 @@ def own_function(func: types.FunctionType) -> types.FunctionType:
     return holder
 
 
-def update_base(func: types.FunctionType, new: types.FunctionType) -> Callable[[], None]:
+def update_base(func: types.FunctionType, new: types.FunctionType, *, forward: bool = False) -> Callable[[], None]:
     """Make `new`'s code `func`'s own code, keeping the object (every alias runs it) and any patch
     on it: a live file's replacement stays on top, its `original()` becomes the updated code, and
     when the patch ends the function runs the updated code. Returns the undo.
 
     The code is swapped when the free variables agree (the function keeps its own closure cells);
-    otherwise the function forwards to `new` through a Redirect trampoline.
+    otherwise, or when `forward` (`new` is the object that stands for `func` from now on, and
+    later updates change it, not `func`), the function forwards to `new` through a Redirect
+    trampoline.
     """
     holder, above = _own_code_holder(func)
     if isinstance(holder, Redirect):
@@ -461,7 +464,7 @@ def update_base(func: types.FunctionType, new: types.FunctionType) -> Callable[[
         return retarget_back
     saved = [_FunctionState.of(holder)] + ([_FunctionState.of(func)] if holder is not func else [])
     below_code = above.original_code if above is not None else None
-    if holder.__code__.co_freevars == new.__code__.co_freevars:
+    if not forward and holder.__code__.co_freevars == new.__code__.co_freevars:
         holder.__code__ = new.__code__
         for target in (holder, func):
             target.__defaults__ = new.__defaults__

@@ -7,16 +7,23 @@ Only the difference runs (codediff.py finds it):
   of the same name (name mangling, and a `__class__` cell that holds the real class, so
   zero-argument `super()` works), with the module's `from __future__` flags; its defaults are
   evaluated in its own scope (a class body sees the class's attributes). Its decorators do not run
-  again: they keep working around the new code. Functions the module holds that a changed function
-  made (a decorator's wrappers, a factory's closures) get the new code of their part too;
+  again: they keep working around the new code. Functions that a changed function made (a
+  decorator's wrappers, a factory's closures, route handlers an app-started callback defined) get
+  the new code of their part too, where the module, its classes or the host (`held`) hold them; a
+  nested function whose code changed and of which none was found there is named in a note;
 - a class keeps its identity; its body is compared the same way and what changed is set on it;
   an Enum keeps its members and gains the new ones;
 - a changed or added statement that is not a definition runs again in the module's namespace, in
   file order; an unchanged one never runs again; a removed definition's name is deleted;
+- a function whose decorators changed (added, removed, other arguments) runs again as a whole, as
+  a fresh import would make it: the module's and its classes' names for the old object hold the
+  new one, and the old function forwards every call to it, so a bound method or a callback stored
+  before runs the new object and follows later edits (unless it was called another way: a
+  staticmethod turned classmethod keeps the old code, and a note says so);
 - a definition runs again as a whole (decorators included), rebinding its name while code that
-  held the old object keeps it, when its decorators changed, when the module holds no function of
-  it to update (a decorator that returns another kind of object), and when it sits inside another
-  statement (an `if` or `try` block is one statement).
+  held the old object keeps it, when the module holds no function of it to update (a decorator
+  that returns another kind of object), and when it sits inside another statement (an `if` or
+  `try` block is one statement).
 
 What a class cannot take in place (its bases, metaclass, decorators, `__slots__`, the fields of a
 dataclass, NamedTuple or metaclass-built class) is refused, and the module is left as it was. A
@@ -25,8 +32,9 @@ members and functions' code. What a statement did to other objects before it fai
 appended to a list elsewhere) cannot be rolled back.
 
 What to patch is found through the module's namespace and the dicts of the classes it defines
-(following decorators' `__wrapped__`, closures, properties, singledispatch registries), never by
-walking the heap. Limits that follow: a default value is evaluated when its def changes, not when
+(following decorators' `__wrapped__`, closures, properties, singledispatch registries), and the
+callables the host holds, never by walking the heap (gc.get_referrers costs ~100 ms per edit on a
+webui's heap: bench/update.py). Limits that follow: a default value is evaluated when its def changes, not when
 a constant it names does; a removed singledispatch overload stays registered; when an Enum's
 members change, its whole body runs once more to make them.
 
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import time
 import types
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,9 +81,12 @@ class UpdateResult:
         return self.status == "ok"
 
 
-def update_module(module: types.ModuleType, old: Version | str, new: Version | str) -> UpdateResult:
+def update_module(module: types.ModuleType, old: Version | str, new: Version | str,
+                  held: Callable[[], Iterable[Any]] | None = None) -> UpdateResult:
     """Update `module` in place from the version of its source it was last loaded or updated from
-    (`old`) to `new`. All or nothing: unless the result is ok, the module is as it was."""
+    (`old`) to `new`. All or nothing: unless the result is ok, the module is as it was. `held()`:
+    the callables the host holds (its routes' endpoints, its callback lists), where closures that
+    the module's functions made are looked for when their code changes."""
     started = time.perf_counter()
     name = str(module.__dict__.get("__name__", "?"))
     path = str(module.__dict__.get("__file__") or f"<{name}>")
@@ -87,7 +99,8 @@ def update_module(module: types.ModuleType, old: Version | str, new: Version | s
     report = UpdateReport()
     try:
         new_version = new if isinstance(new, Version) else parse(new, path)
-        updater = ObjectUpdater(module.__dict__, ModuleIndex(module.__dict__, name, new_version.filename), report)
+        index = ModuleIndex(module.__dict__, name, new_version.filename, held)
+        updater = ObjectUpdater(module.__dict__, index, report)
         plan = UpdatePlan(module, old_version, new_version, updater)
         plan.make()
         _apply(plan, updater)

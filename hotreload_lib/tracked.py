@@ -18,9 +18,10 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .codediff import Version, parse, reparse
 from .modupdate import UpdateResult, update_module
@@ -176,9 +177,10 @@ class SourceStore:
         with self._lock:
             self._versions.pop(module, None)
 
-    def update(self, module: types.ModuleType, new_source: str) -> UpdateResult:
+    def update(self, module: types.ModuleType, new_source: str,
+               held: Callable[[], Iterable[Any]] | None = None) -> UpdateResult:
         """Update `module` in place from its remembered source to `new_source`; on success that
-        becomes the remembered source. One update at a time."""
+        becomes the remembered source. One update at a time. `held`: see update_module."""
         with self._lock:
             old = self._versions.get(module)
             if old is None:
@@ -193,7 +195,7 @@ class SourceStore:
                 new: Version | str = reparse(old, new_source)
             except SyntaxError:
                 new = new_source  # update_module reports it (or that the remembered source is broken)
-            result = update_module(module, old, new)
+            result = update_module(module, old, new, held)
             if result.ok and isinstance(new, Version):
                 self._versions[module] = new
             return result

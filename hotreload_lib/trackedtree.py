@@ -108,7 +108,7 @@ class TrackedTree:
             return
         self.failing.pop(str(path), None)
         for module in modules:
-            self._report(path, self.store.update(module, text))
+            self._report(path, self.store.update(module, text, self.host.held_callables))
 
     def _fail(self, path: Path, message: str, **fields: Any) -> None:
         self.failing[str(path)] = self.reporter.publish(path, "error", message, **fields)

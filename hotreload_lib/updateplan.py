@@ -68,15 +68,19 @@ class UpdatePlan:
                 body.append(self._class_step(scope, item))
                 continue
             self._report(scope, statement, "added" if statement is item else "updated")
+            if isinstance(item, Pair) and statement.kind == "function" and item.decorators_changed:
+                body += self._run_again(scope, statement, diff, self._redefine_step(scope, item))
+                continue
             step = self._function_step(scope, item) if isinstance(item, Pair) and statement.kind == "function" else None
             body += [step] if step is not None else self._run_again(scope, statement, diff)
         return body
 
-    def _run_again(self, scope: Scope, statement: Statement, diff: ScopeDiff) -> list[ast.stmt]:
-        """`statement` to run as it is. A name that an unchanged statement further down binds as
-        well keeps its value, as it would in a fresh run (an edited @overload stub must not leave
-        the name holding typing's placeholder)."""
-        node = statement.placed()
+    def _run_again(self, scope: Scope, statement: Statement, diff: ScopeDiff,
+                   node: ast.stmt | None = None) -> list[ast.stmt]:
+        """`statement` (or `node`, what stands for it) to run as it is. A name that an unchanged
+        statement further down binds as well keeps its value, as it would in a fresh run (an
+        edited @overload stub must not leave the name holding typing's placeholder)."""
+        node = node or statement.placed()
         later = frozenset().union(*(pair.new.binds for pair in diff.unchanged
                                     if pair.new.position > statement.position))
         shadowed = sorted(statement.binds & later)
@@ -104,12 +108,6 @@ class UpdatePlan:
         None when the definition must run again instead."""
         node = pair.new.placed()
         assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        if pair.decorators_changed:
-            # The old function stays as it was: the new decorators may call it another way
-            # (a staticmethod turned classmethod), so forwarding it could break its holders.
-            self.notes.append(f"{scope.qualname}.{node.name}: its decorators changed, so its definition ran again and "
-                              "the name holds the new object; code holding the old function keeps the old code")
-            return None
         olds = self.index.functions_at(pair.old.name, pair.old.first_line)
         if not olds:
             self.notes.append(f"{scope.qualname}.{node.name}: the loaded object holds no function this file defined "
@@ -123,6 +121,22 @@ class UpdatePlan:
             return new if current is MISSING else current
         updated = copy.copy(node)
         updated.decorator_list = [_step_call(self._add_step(keep_binding), pair.new.first_line)]
+        return updated
+
+    def _redefine_step(self, scope: Scope, pair: Pair) -> ast.stmt:
+        """A definition whose decorators changed runs again, as a fresh import would make it; the
+        step, as its outermost decorator, gets what the new decorators made and has the updater
+        put it where the module held the old object, the old function forwarding to it."""
+        node = pair.new.placed()
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        qualname = f"{scope.qualname}.{node.name}"
+        olds = self.index.functions_at(pair.old.name, pair.old.first_line)
+
+        def redefine(made: Any) -> Any:
+            self.updater.redefine(scope, qualname, scope.current(node.name), made, olds)
+            return made
+        updated = copy.copy(node)
+        updated.decorator_list = [_step_call(self._add_step(redefine), pair.new.first_line), *node.decorator_list]
         return updated
 
     def _class_step(self, parent: Scope, pair: Pair) -> ast.stmt:

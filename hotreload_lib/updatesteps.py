@@ -25,6 +25,7 @@ from .moduleindex import ModuleIndex
 MISSING = object()  # a name a namespace or class dict does not bind
 _BOOKKEEPING = frozenset({"__module__", "__qualname__", "__classcell__"})
 _IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
+_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
 log = logging.getLogger(__name__)
 
 
@@ -102,13 +103,46 @@ class ObjectUpdater:
             before = own_function(old).__code__
             self.undo.append(update_base(old, new))
             self.updated.append(old)
-            self._update_closures(before, new.__code__)
+            self._update_closures(before, new.__code__, f"{scope.qualname}.{new.__name__}")
 
-    def _update_closures(self, old: types.CodeType, new: types.CodeType) -> None:
-        """Functions the module holds that were made from code inside `old` (a decorator's
-        wrappers, a factory's closures) get the matching code inside `new`."""
+    def redefine(self, scope: Scope, qualname: str, old: Any, made: Any, olds: list[types.FunctionType]) -> None:
+        """A definition whose decorators changed ran again and made `made`; `old` is what its name
+        held. Where the module and its classes held `old`, they hold `made` now, and the old
+        function forwards every call to the new one, so a bound method or a callback stored before
+        runs it, and later edits of it too. Only when both are called the same way (plain,
+        staticmethod, classmethod) and `old` is this definition's (it wraps the function the file
+        defined there): a shared object a decorator returned is left alone."""
+        old_kind, old_func = _called_as(old)
+        new_kind, new_func = _called_as(made)
+        why = ""
+        if not _made_from(old_func, olds):
+            why = "the name held no function this definition made"
+        elif old_kind != new_kind:
+            why = f"it was {old_kind} and is {new_kind} now, so it would be called another way"
+        elif not isinstance(new_func, types.FunctionType):
+            why = f"the new decorators made a {type(new_func).__name__}, not a function it can forward to"
+        if why:
+            self.notes.append(f"{qualname}: its decorators changed, so its definition ran again and the name holds "
+                              f"the new object; code holding the old one keeps the old code ({why})")
+            return
+        assert isinstance(old_func, types.FunctionType) and isinstance(new_func, types.FunctionType)
+        self.undo.append(update_base(old_func, new_func, forward=True))
+        self.updated.append(old_func)
+        for name in [name for name, value in self.namespace.items() if value is old]:
+            self.namespace[name] = made
+        for cls in self.index.classes:
+            for name in [name for name, value in vars(cls).items() if value is old]:
+                type.__setattr__(cls, name, made)
+
+    def _update_closures(self, old: types.CodeType, new: types.CodeType, qualname: str = "") -> None:
+        """Functions made from code inside `old` (a decorator's wrappers, a factory's closures, a
+        route handler an app-started callback defined) that the module, its classes or the host
+        hold get the matching code inside `new`. With `qualname` (of the function whose code `old`
+        was), a nested function whose code changed and of which none was found is named in a note:
+        what holds one elsewhere runs its old code."""
         for old_nested, new_nested in _nested_code_pairs(old, new):
-            for func in self.index.made_from(old_nested):
+            found = self.index.made_from(old_nested)
+            for func in found:
                 own = own_function(func)
                 if own.__code__.co_freevars != new_nested.co_freevars:
                     self.notes.append(f"{func.__qualname__}: made by the old code, and the new code of its part "
@@ -116,6 +150,15 @@ class ObjectUpdater:
                     continue
                 self.undo.append(update_base(func, clone_function(own, new_nested)))
                 self.updated.append(func)
+            name = f"{qualname}.<locals>.{new_nested.co_name}" if qualname and not _runs_at_once(new_nested) else ""
+            if name and not found and not _same_code(old_nested, new_nested):
+                note = (f"{name}: its code changed, and no function made from the old code was found where the "
+                        "module, its classes and the host's routes and callbacks hold them; one held elsewhere "
+                        f"keeps the old code until {qualname} runs again")
+                if note not in self.notes:
+                    self.notes.append(note)
+                name = ""  # what it defines inside itself is made again with it
+            self._update_closures(old_nested, new_nested, name)
 
     def shift(self, statement: Statement, delta: int) -> None:
         """An unchanged definition moved: its functions' line numbers follow, so tracebacks and
@@ -225,8 +268,31 @@ def _fill_class_cell(func: types.FunctionType, cls: type) -> None:
             cell.cell_contents = cls
 
 
+def _called_as(value: Any) -> tuple[str, Any]:
+    """How a class or module calls what a name holds, and the callable it calls."""
+    if isinstance(value, staticmethod):
+        return "a staticmethod", value.__func__
+    if isinstance(value, classmethod):
+        return "a classmethod", value.__func__
+    if isinstance(value, property):
+        return "a property", value.fget
+    return "a function", value
+
+
+def _made_from(value: Any, functions: list[types.FunctionType]) -> bool:
+    """`value` is one of `functions`, or a function that wraps one of them (`__wrapped__`)."""
+    wanted = {id(func) for func in functions}
+    seen: set[int] = set()
+    while isinstance(value, types.FunctionType) and id(value) not in seen:
+        if id(value) in wanted:
+            return True
+        seen.add(id(value))
+        value = value.__dict__.get("__wrapped__")
+    return False
+
+
 def _nested_code_pairs(old: types.CodeType, new: types.CodeType) -> list[tuple[types.CodeType, types.CodeType]]:
-    """The code objects inside `old` and their counterparts inside `new` (same name, in order)."""
+    """The code objects right inside `old` and their counterparts inside `new` (same name, in order)."""
     pairs = []
     news: dict[str, list[types.CodeType]] = {}
     for const in new.co_consts:
@@ -234,10 +300,30 @@ def _nested_code_pairs(old: types.CodeType, new: types.CodeType) -> list[tuple[t
             news.setdefault(const.co_name, []).append(const)
     for const in old.co_consts:
         if isinstance(const, types.CodeType) and news.get(const.co_name):
-            counterpart = news[const.co_name].pop(0)
-            pairs.append((const, counterpart))
-            pairs += _nested_code_pairs(const, counterpart)
+            pairs.append((const, news[const.co_name].pop(0)))
     return pairs
+
+
+def _runs_at_once(code: types.CodeType) -> bool:
+    """A comprehension's or a class body's code: run where it is made, it makes no function that
+    outlives the call."""
+    return code.co_name in _COMPREHENSIONS or code.co_names[:2] == ("__name__", "__module__")
+
+
+def _same_code(old: types.CodeType, new: types.CodeType) -> bool:
+    """The same code apart from its lines (code objects' own == compares first lines too)."""
+    if (old.co_code, old.co_names, old.co_varnames, old.co_freevars, old.co_cellvars, old.co_flags,
+            old.co_argcount, old.co_kwonlyargcount) != (
+            new.co_code, new.co_names, new.co_varnames, new.co_freevars, new.co_cellvars, new.co_flags,
+            new.co_argcount, new.co_kwonlyargcount) or len(old.co_consts) != len(new.co_consts):
+        return False
+    for one, other in zip(old.co_consts, new.co_consts, strict=True):
+        if isinstance(one, types.CodeType) and isinstance(other, types.CodeType):
+            if not _same_code(one, other):
+                return False
+        elif type(one) is not type(other) or one != other:
+            return False
+    return True
 
 
 def _shifted(code: types.CodeType, delta: int) -> types.CodeType:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
-from hotreload_lib.demo import DemoPage
+from hotreload_lib.demo import DemoPage, free_port
 from hotreload_lib.events import EventLog, ReloadEvent
 from hotreload_lib.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
@@ -20,6 +23,23 @@ from hotreload_lib.server import Feed
 from tests.standin.host import STANDIN_ROOT, StandinWebui, install_extension
 
 OTHER_EXTENSION_SCRIPT = "def greet():\n    return 'original'\n"
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 serving `app` (a FastAPI app): yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 class EventWatcher:

@@ -75,6 +75,10 @@ def test_update_part_measured_ours_and_jurigged_and_the_start_cost(quick_run: tu
     assert start["modules"] == 30 and start["processes"] == results["config"]["repeats"]
     for figure in ("import_ms", "first_snapshot_ms", "later_snapshot_ms"):
         assert start[figure]["n"] >= 1, start
+    closures = update["closures"]  # the process checks that each edit reached the route's handler
+    assert closures["heap_objects"] >= results["config"]["heap_objects"] and closures["routes"] > 100
+    for figure in ("update_ms", "update_without_host_ms", "get_referrers_ms"):
+        assert closures[figure]["n"] == results["config"]["closure_edits"], closures
 
 
 def test_toast_part_ran_or_says_why_not(quick_run: tuple[dict, str]) -> None:
@@ -104,3 +108,4 @@ def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
         assert {"target", "measured", "unit", "met"} <= set(target)
     assert "| subject | save | load |" in stdout and "Targets:" in stdout
     assert "Save → updated in place: a tracked module of" in stdout
+    assert "An edit of route handlers nested in an `on_app_started` callback" in stdout

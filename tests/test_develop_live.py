@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import EventWatcher, webui_events, write
+from tests.conftest import EventWatcher, served, webui_events, write
 from tests.standin.host import StandinWebui
 
 SCRIPT = textwrap.dedent("""
@@ -136,6 +137,60 @@ def test_editing_a_tracked_extension_updates_its_loaded_code_in_place(
     ui_changed = watcher.file("my-ext/scripts/my_ext.py")
     assert ui_changed.outcome == "updated" and ui_changed.needs == "reload_ui"
     assert any("MyScript.ui built the page" in note for note in ui_changed.notes)
+
+
+ROUTES_SCRIPT = textwrap.dedent("""
+    from modules import script_callbacks
+
+
+    def on_app_started(demo, app):
+        @app.get("/my-ext/ping")
+        async def ping():
+            return {"answer": "pong v1"}
+
+        @app.get("/my-ext/hello")
+        def hello(name: str = "you"):
+            return {"answer": "hello " + name}
+
+        def on_saved(params):
+            return "nested saved v1"
+
+        script_callbacks.on_image_saved(on_saved)
+
+
+    script_callbacks.on_app_started(on_app_started)
+""")
+
+
+def test_a_route_handler_nested_in_an_app_started_callback_serves_its_new_body(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    """The common shape of an extension's API (tagcomplete's): handlers defined inside the
+    callback, held only by the app's routes (or the host's callback lists). Editing one reaches
+    the closure the route serves."""
+    routes = my_ext / "scripts" / "my_routes.py"
+    write(routes, ROUTES_SCRIPT)
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    with served(webui.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/my-ext/ping").json() == {"answer": "pong v1"}
+
+        edit(routes, '"pong v1"', '"pong v2"')
+        updated = watcher.file("my-ext/scripts/my_routes.py")
+        assert updated.outcome == "updated" and not updated.notes, updated
+        assert client.get("/my-ext/ping").json() == {"answer": "pong v2"}
+
+        edit(routes, '"hello " + name', '"hi " + name.upper()')
+        assert watcher.file("my-ext/scripts/my_routes.py").outcome == "updated"
+        assert client.get("/my-ext/hello", params={"name": "ann"}).json() == {"answer": "hi ANN"}
+        assert client.get("/my-ext/ping").json() == {"answer": "pong v2"}
+
+        assert "nested saved v1" in saved_callbacks()
+        edit(routes, '"nested saved v1"', '"nested saved v2"')
+        assert watcher.file("my-ext/scripts/my_routes.py").outcome == "updated"
+        assert "nested saved v2" in saved_callbacks() and "nested saved v1" not in saved_callbacks()
+
+    app = webui.reload_ui()  # a new app: the callback, as updated, defines the handlers again
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/my-ext/ping").json() == {"answer": "pong v2"}
 
 
 def test_where_the_host_cannot_rebuild_its_page_the_events_say_restart(

@@ -3,19 +3,16 @@ bound methods taken before the patch, handlers kept in lists and dicts, and rout
 FastAPI server on 127.0.0.1. After restore every one of them runs the original again."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from hotreload_lib.registry import PatchRegistry, original
+from tests.conftest import served
 from tests.replace_support import consumer_of, fresh_targets
 
 
@@ -74,29 +71,13 @@ def test_restore_by_handle_by_name_and_by_object(targets: types.ModuleType, regi
     assert alias(1) == ("orig", "orig-secret", 1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served_api(targets: types.ModuleType) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 whose routes are bound methods registered at startup."""
     app = FastAPI()
     targets.Api(app)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served(app) as url:
+        yield url
 
 
 def test_a_route_registered_with_a_bound_method_runs_the_replacement(

@@ -266,6 +266,39 @@ def test_what_a_class_cannot_take_is_refused_and_changes_nothing(pkg: TrackedPac
     assert mod.Widget.__bases__ == (object,) and "__slots__" not in vars(mod.Widget)
 
 
+TAGGED = """
+    def tag(cls):
+        cls.tagged = True
+        return cls
+
+    def label(cls):
+        cls.tagged = "label"
+        return cls
+
+""" + WIDGET.replace("    class Widget:", "    {decorator}\n    class Widget:")
+
+
+@pytest.mark.parametrize(("before", "after"), [("", "@tag"), ("@tag", "@label"), ("@tag", "")],
+                         ids=["added", "changed", "removed"])
+@pytest.mark.parametrize("body_too", [False, True], ids=["decorators only", "with the body"])
+def test_a_class_whose_decorators_changed_is_refused_and_later_edits_still_reach_it(
+        pkg: TrackedPackage, before: str, after: str, body_too: bool) -> None:
+    pkg.write("mod", TAGGED.format(decorator=before))
+    mod = pkg.load("mod")
+    run = mod.Widget().run  # a bound method stored before
+    tagged = vars(mod.Widget).get("tagged")
+
+    edited = TAGGED.format(decorator=after)
+    result = pkg.edit(mod, edited.replace('"run 1"', '"run 2"') if body_too else edited)
+
+    assert result.status == "refused" and "class decorators changed" in result.reason, result
+    assert vars(mod.Widget).get("tagged") == tagged and run() == "run 1"
+
+    result = pkg.edit(mod, TAGGED.format(decorator=before).replace('"run 1"', '"run 3"'))
+    assert result.ok, result
+    assert run() == mod.Widget().run() == "run 3"
+
+
 def test_dataclass_fields_are_refused_but_its_methods_update(pkg: TrackedPackage) -> None:
     source = """
         import dataclasses

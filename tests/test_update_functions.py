@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -368,6 +369,144 @@ def test_changed_decorators_run_again_and_the_old_function_is_left_alone(pkg: Tr
     assert before() == "static", "the old function, called the old way, must still work"
     assert result.updated_functions == []
     assert any("decorators changed" in note for note in result.notes)
+
+
+SHOUTING = """
+    import functools
+
+    def shout(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs).upper() + "!"
+        return wrapper
+
+    def whisper(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs).lower()
+        return wrapper
+
+    class Greeter:
+        def hello(self):
+            return "Hello v1"
+
+    def greet():
+        return "Hi v1"
+
+    ALIAS = greet
+    HANDLERS = [greet]
+"""
+
+
+def with_decorator(source: str, decorator: str) -> str:
+    return source.replace("        def hello", f"        @{decorator}\n        def hello").replace(
+        "    def greet", f"    @{decorator}\n    def greet")
+
+
+@pytest.mark.parametrize("body_too", [False, True], ids=["decorators only", "with the body"])
+def test_decorators_added_changed_and_removed_are_applied_as_a_fresh_import_makes_them(
+        pkg: TrackedPackage, body_too: bool) -> None:
+    pkg.write("mod", SHOUTING)
+    pkg.write("consumer", f"from {pkg.name}.mod import greet\n")
+    mod = pkg.load("mod")
+    consumer = importlib.import_module(f"{pkg.name}.consumer")
+    bound, stored = mod.Greeter().hello, mod.greet  # held from before the edits: they must follow them
+
+    def version(decorator: str, number: int) -> str:
+        source = with_decorator(SHOUTING, decorator) if decorator else SHOUTING
+        return source.replace(" v1", f" v{number}") if body_too else source
+
+    steps = [("shout", "HELLO V{}!", "HI V{}!"), ("whisper", "hello v{}", "hi v{}"), ("", "Hello v{}", "Hi v{}")]
+    for number, (decorator, method_says, function_says) in enumerate(steps, start=2):
+        result = pkg.edit(mod, version(decorator, number))
+
+        assert result.ok, result
+        assert set(result.changed) == {Change(f"{mod.__name__}.Greeter.hello", "method", "updated"),
+                                       Change(f"{mod.__name__}.greet", "function", "updated")}
+        expected = number if body_too else 1
+        assert mod.Greeter().hello() == bound() == method_says.format(expected)
+        assert mod.greet() == stored() == consumer.greet() == function_says.format(expected)
+        assert mod.ALIAS is mod.greet, "the module's other names for the old object hold the new one"
+        assert mod.HANDLERS[0]() == function_says.format(expected)
+        assert not result.notes
+
+    # A later body edit reaches what was stored before the decorators changed.
+    result = pkg.edit(mod, version("", 5).replace("Hello v", "Hey v").replace("Hi v", "Yo v"))
+    assert result.ok, result
+    assert bound() == mod.Greeter().hello() == ("Hey v5" if body_too else "Hey v1")
+    assert stored() == consumer.greet() == mod.greet() == ("Yo v5" if body_too else "Yo v1")
+
+
+def test_a_decorator_that_does_not_exist_is_an_error_and_changes_nothing(pkg: TrackedPackage) -> None:
+    pkg.write("mod", SHOUTING)
+    mod = pkg.load("mod")
+    greet = mod.greet
+
+    result = pkg.edit(mod, with_decorator(SHOUTING, "nowhere"))
+
+    assert result.status == "error" and result.error is not None
+    assert "NameError" in result.error.summary and "nowhere" in result.error.summary
+    assert mod.greet is greet and greet() == "Hi v1" and mod.Greeter().hello() == "Hello v1"
+
+
+APP_STARTED = """
+    def on_app_started(routes):
+        def ping():
+            return "pong v1"
+
+        def helper(value):
+            return value
+
+        routes.append(helper(ping))
+        return [route.__name__ for route in routes]
+"""
+
+
+def test_closures_an_edited_function_gave_the_host_run_the_new_code(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    routes: list[Any] = []  # the host's: the module holds none of them
+    mod.on_app_started(routes)
+
+    result = pkg.edit(mod, APP_STARTED.replace("pong v1", "pong v2"), held=lambda: list(routes))
+
+    assert result.ok, result
+    assert routes[0]() == "pong v2" and routes[0] in result.updated_functions
+    assert not result.notes, "the closure was reached: nothing to say"
+
+
+def test_a_host_that_fails_to_list_what_it_holds_does_not_fail_the_update(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    mod.on_app_started([])
+
+    def broken() -> list[Any]:
+        raise RuntimeError("the app is gone")
+
+    result = pkg.edit(mod, APP_STARTED.replace("pong v1", "pong v2"), held=broken)
+
+    assert result.ok, result
+    assert [note.split(":")[0] for note in result.notes] == [f"{mod.__name__}.on_app_started.<locals>.ping"]
+
+
+def test_a_changed_closure_nothing_known_holds_is_named_in_a_note(pkg: TrackedPackage) -> None:
+    pkg.write("mod", APP_STARTED)
+    mod = pkg.load("mod")
+    routes: list[Any] = []
+    mod.on_app_started(routes)
+
+    # Lines moved in `helper` and a changed comprehension are no change anyone must hear of.
+    edited = (APP_STARTED.replace("pong v1", "pong v2").replace("def helper", "\n        def helper")
+              .replace("route.__name__ for", "route.__qualname__ for"))
+    result = pkg.edit(mod, edited)
+
+    assert result.ok, result
+    assert routes[0]() == "pong v1", "held where no one looked: it keeps the old code"
+    [note] = result.notes
+    assert note.startswith(f"{mod.__name__}.on_app_started.<locals>.ping: its code changed"), note
+    assert note.endswith(f"until {mod.__name__}.on_app_started runs again")
+    assert mod.on_app_started(routes)[-1].endswith("ping")
+    assert routes[-1]() == "pong v2"
 
 
 def test_a_live_file_replacement_stays_on_top_and_original_is_the_updated_code(pkg: TrackedPackage) -> None:

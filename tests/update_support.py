@@ -8,9 +8,10 @@ import itertools
 import sys
 import textwrap
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hotreload_lib.modupdate import UpdateResult
 from hotreload_lib.tracked import SourceStore, read_text
@@ -54,11 +55,12 @@ class TrackedPackage:
         assert self.store.snapshot(loaded)
         return loaded
 
-    def edit(self, module: types.ModuleType, text: str) -> UpdateResult:
-        """Save new text into the module's file, then update the module from that file."""
+    def edit(self, module: types.ModuleType, text: str, held: Callable[[], list[Any]] | None = None) -> UpdateResult:
+        """Save new text into the module's file, then update the module from that file (`held`:
+        the callables a host holds)."""
         path = Path(module.__file__ or "")
         write(path, textwrap.dedent(text))
-        return self.store.update(module, read_text(path))
+        return self.store.update(module, read_text(path), held)
 
 
 @contextmanager
