@@ -4,6 +4,7 @@ served by gradio 3.41 on 127.0.0.1, with a real reloader watching a temporary fo
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import textwrap
@@ -627,3 +628,116 @@ def test_a_long_run_shows_still_running_until_it_ends(make_reloader: Callable[..
     watcher.file("slow.py", "ok")
     wait_toast(page, ".hot-reload-success", "Reloaded slow.py")
     expect(page.locator("#hot-reload-toasts .hot-reload-running")).to_have_count(0)
+
+
+# -- what the user typed, kept across the page reloads the page makes ---------------------------------
+# What the test's user makes of the demo's Inputs tab (one component of each kind), and what the
+# server then gets from that tab's button; hot_reload_demo_seed is left alone where `untouched` says so.
+CHANGED = {
+    "hot_reload_demo_prompt": "a red fox in the snow",
+    "hot_reload_demo_seed": 1234,
+    "hot_reload_demo_steps": 42,
+    "hot_reload_demo_sampler": "DDIM",
+    "hot_reload_demo_styles": ["Watercolour", "Line art"],
+    "hot_reload_demo_hires": True,
+    "hot_reload_demo_format": "WebP",
+    "hot_reload_demo_save": ["Images", "Infotext"],
+}
+SCROLLED = 150
+SHORT_VIEWPORT = (1000, 480)  # the Inputs tab is taller: the page scrolls
+
+
+def change_inputs(page: Any, untouched: tuple[str, ...] = ()) -> None:
+    """As a user does it: the Inputs tab, then each control by mouse and keyboard, then a scroll."""
+    page.locator(".tab-nav button", has_text="Inputs").click()
+    page.fill("#hot_reload_demo_prompt textarea", CHANGED["hot_reload_demo_prompt"])
+    if "hot_reload_demo_seed" not in untouched:
+        page.fill("#hot_reload_demo_seed input", str(CHANGED["hot_reload_demo_seed"]))
+    page.fill("#hot_reload_demo_steps input[type=number]", str(CHANGED["hot_reload_demo_steps"]))
+    page.click("#hot_reload_demo_sampler input")
+    page.locator("#hot_reload_demo_sampler li", has_text="DDIM").click()
+    page.click("#hot_reload_demo_styles input")
+    for style in CHANGED["hot_reload_demo_styles"]:
+        page.locator("#hot_reload_demo_styles li", has_text=style).click()
+    page.keyboard.press("Escape")
+    page.check("#hot_reload_demo_hires input")
+    page.locator("#hot_reload_demo_format label", has_text="WebP").click()
+    page.locator("#hot_reload_demo_save label", has_text="Infotext").click()
+    page.evaluate(f"window.scrollTo(0, {SCROLLED})")
+    assert page.evaluate("() => window.scrollY") == SCROLLED, "the page is too short to scroll"
+    page.evaluate("window.hotReloadTestSamePage = true")
+
+
+def after_reload(page: Any) -> dict[str, Any]:
+    """Once the page has reloaded and put back what it kept (the scroll too): what the server gets
+    from the Inputs tab."""
+    page.wait_for_function("() => window.hotReloadTestSamePage === undefined && typeof hotReload !== 'undefined' "
+                           "&& hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    assert page.evaluate("() => window.scrollY") == SCROLLED
+    page.click("#hot_reload_demo_show")  # visible: the Inputs tab is selected again
+    shown = page.locator("#hot_reload_demo_shown textarea")
+    expect(shown).not_to_have_value("")
+    return dict(json.loads(shown.input_value()))
+
+
+def test_reload_ui_keeps_what_the_user_changed_and_the_rest_takes_the_new_defaults(
+        tracked_page: tuple[Any, DemoWebui], my_ext: Path, open_page: Callable[..., Any]) -> None:
+    """The new app has other defaults: the prompt the user typed over stays theirs, the seed they
+    left alone takes its new default. A reload of the user's own (F5) then restores nothing."""
+    page, webui = tracked_page
+    demo = webui.page
+    assert demo is not None
+    page.set_viewport_size({"width": SHORT_VIEWPORT[0], "height": SHORT_VIEWPORT[1]})
+    change_inputs(page, untouched=("hot_reload_demo_seed",))
+    demo.input_defaults.update(hot_reload_demo_prompt="a new default prompt", hot_reload_demo_seed=7)
+    write(my_ext / f"{TRACKED_MODULE}.py", THING.format(2).replace("Thing(Base)", "Thing"))
+    wait_toast(page, ".hot-reload-error", "cannot update").locator(".hot-reload-action", has_text="Reload UI").click()
+    assert after_reload(page) == {**CHANGED, "hot_reload_demo_seed": 7}
+
+    page.reload()
+    page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    expect(page.locator("#hot_reload_demo_prompt textarea")).to_have_value("a new default prompt")
+    expect(page.locator(".tab-nav button.selected").first).to_have_text("Greet")
+
+
+def test_a_ui_rebuilt_on_the_server_reloads_the_page_at_once_keeping_what_the_user_changed(
+        served: tuple[DemoPage, EventWatcher], open_page: Callable[..., Any]) -> None:
+    """Events saying the server rebuilt the page's UI (needs "reload_now"), two in a burst: one
+    reload, no click, and the reloaded page says why."""
+    demo, watcher = served
+    page = open_page(demo.url, viewport=SHORT_VIEWPORT)
+    change_inputs(page)
+    for tab in ("Inputs", "Extras"):
+        watcher.events.publish(file="my-ext/scripts/my_ext.py", path="/my-ext/scripts/my_ext.py", outcome="updated",
+                               message=f"my-ext: the {tab} tab rebuilt", needs="reload_now")
+    assert after_reload(page) == CHANGED
+    notice = wait_toast(page, ".hot-reload-info", "UI rebuilt: my-ext: the Inputs tab rebuilt")
+    expect(notice).to_contain_text("my-ext: the Extras tab rebuilt")
+
+
+def test_a_rebuilt_ui_the_page_hears_of_only_on_reconnecting_offers_the_reload(
+        served: tuple[DemoPage, EventWatcher], open_page: Callable[..., Any]) -> None:
+    demo, watcher = served
+    page = open_page(demo.url)
+    page.evaluate("window.hotReloadTestSamePage = true")
+    demo.close()
+    watcher.events.publish(file="my-ext/scripts/my_ext.py", path="/my-ext/scripts/my_ext.py", outcome="updated",
+                           message="my-ext: the Inputs tab rebuilt", needs="reload_now")
+    demo.launch()  # the page reconnects and gets the event it missed
+    notice = wait_toast(page, ".hot-reload-info", "UI rebuilt: my-ext: the Inputs tab rebuilt")
+    assert page.evaluate("() => window.hotReloadTestSamePage") is True
+    expect(notice.locator(".hot-reload-action")).to_have_text("Reload page")
+
+
+def test_reload_page_for_changed_javascript_keeps_what_the_user_changed(
+        tracked_page: tuple[Any, DemoWebui], my_ext: Path) -> None:
+    page, _webui = tracked_page
+    page.set_viewport_size({"width": SHORT_VIEWPORT[0], "height": SHORT_VIEWPORT[1]})
+    change_inputs(page)
+    write(my_ext / "javascript" / "my_ext.js", "window.hotReloadTestScript = 2;\n")
+    toast = wait_toast(page, ".hot-reload-info", "JavaScript changed")
+    toast.locator(".hot-reload-action", has_text="Reload page").click()
+    assert after_reload(page) == CHANGED
+    assert page.evaluate("() => window.hotReloadTestScript") == 2
