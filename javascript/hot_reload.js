@@ -30,10 +30,9 @@ var hotReload = {
     start: function() {
         if (hotReload.started) return;
         hotReload.started = true;
-        hotReload.loadedValues = hotReload.readValues();
         hotReload.container();
-        hotReload.restoring = hotReload.restoreState();
         hotReload.connect();
+        hotReload.restoring = hotReload.restoreState();
     },
 
     // -- settings (Settings -> Hot Reload; the webui puts them in window.opts) --------------------
@@ -730,19 +729,13 @@ var hotReload = {
     // gradio 3.41 and 4.40 render these components alike; any other one (an image, a table, an
     // output the user cannot edit, a component hidden by its code) is not the user's to keep.
     kindOf: function(block) {
-        var has = function(selector) {
-            return hotReload.own(block, selector).length > 0;
-        };
-        var controls = hotReload.own(block, "input, textarea");
-        if (!controls.length || controls[0].disabled || block.classList.contains("hidden")) return "";
-        if (has(".wrap-inner input")) return "dropdown";
-        if (has("input[type=range]")) return "slider";
-        if (has("[data-testid=checkbox-group] input")) return "checkboxgroup";
-        if (has("input[type=radio]")) return "radio";
-        if (has("input[type=checkbox]")) return "checkbox";
-        if (has("input[type=color]")) return "color";
-        if (has("input[type=number]")) return "number";
-        if (has("textarea[data-testid=textbox], input[data-testid=textbox]:not([type=password])")) return "textbox";
+        var control = hotReload.own(block, "input, textarea")[0];
+        if (!control || control.disabled || block.classList.contains("hidden")) return "";
+        if (control.closest(".wrap-inner")) return "dropdown";
+        if (control.closest("[data-testid=checkbox-group]")) return "checkboxgroup";
+        if (control.type === "range" || hotReload.own(block, "input[type=range]").length) return "slider";
+        if (["radio", "checkbox", "color", "number"].indexOf(control.type) >= 0) return control.type;
+        if (control.getAttribute("data-testid") === "textbox" && control.type !== "password") return "textbox";
         return "";
     },
 
@@ -943,7 +936,11 @@ var hotReload = {
     },
 
     reloadPage: function(notice) {
-        hotReload.keepState(notice);
+        try {
+            hotReload.keepState(notice);
+        } catch (error) {
+            console.warn("[Hot Reload] the page's values cannot be kept across the reload: " + error);
+        }
         window.location.reload();
     },
 
@@ -962,11 +959,21 @@ var hotReload = {
         return age >= 0 && age <= hotReload.stateMaxAgeMs ? state : null;
     },
 
-    // Settled when every value is back. What the new page no longer has, or does not take, is
-    // said in the console only.
+    // At the page's start: what each input holds as built, then what was kept, if anything, put
+    // back. Settled when every value is back. What the new page no longer has, or does not take,
+    // is said in the console only.
     restoreState: function() {
-        var state = hotReload.takeState();
-        if (!state) return Promise.resolve();
+        try {
+            hotReload.loadedValues = hotReload.readValues();
+            var state = hotReload.takeState();
+            return state ? hotReload.putBack(state) : Promise.resolve();
+        } catch (error) {
+            console.warn("[Hot Reload] what was kept across the reload cannot be put back: " + error);
+            return Promise.resolve();
+        }
+    },
+
+    putBack: function(state) {
         var sets = hotReload.tabSets();
         Object.keys(state.tabs || {}).forEach(function(key) {
             var button = (sets[key] || []).filter(function(each) { return each.textContent.trim() === state.tabs[key]; })[0];

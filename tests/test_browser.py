@@ -741,3 +741,30 @@ def test_reload_page_for_changed_javascript_keeps_what_the_user_changed(
     toast.locator(".hot-reload-action", has_text="Reload page").click()
     assert after_reload(page) == CHANGED
     assert page.evaluate("() => window.hotReloadTestScript") == 2
+
+
+def test_what_the_new_page_lacks_or_refuses_is_skipped_and_said_in_the_console(
+        served: tuple[DemoPage, EventWatcher], open_page: Callable[..., Any]) -> None:
+    """A component gone, a dropdown choice gone, a number beyond a slider's range: the rest comes back."""
+    demo, _watcher = served
+    page = open_page(demo.url)
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
+    page.evaluate("""() => sessionStorage.setItem(hotReload.stateKey, JSON.stringify({
+        version: hotReload.stateVersion, path: location.pathname, time: Date.now(), tabs: {}, scroll: [0, 0],
+        inputs: {
+            "#hot_reload_demo_gone": {kind: "textbox", value: "lost"},
+            "#hot_reload_demo_sampler": {kind: "dropdown", value: ["Heun"]},
+            "#hot_reload_demo_steps": {kind: "slider", value: "999"},
+            "#hot_reload_demo_prompt": {kind: "textbox", value: "kept"},
+        },
+    }))""")
+    page.reload()
+    page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    expect(page.locator("#hot_reload_demo_prompt textarea")).to_have_value("kept")
+    expect(page.locator("#hot_reload_demo_sampler input")).to_have_value("Euler a")
+    expect(page.locator("#hot_reload_demo_steps input[type=range]")).to_have_value("20")
+    report = next(text for text in said if text.startswith("[Hot Reload] not restored"))
+    assert report == ('[Hot Reload] not restored after the reload: #hot_reload_demo_gone (no longer on the page), '
+                      '#hot_reload_demo_sampler (does not take ["Heun"]), #hot_reload_demo_steps (does not take "999")')
