@@ -3,9 +3,10 @@
 A small gradio page served on 127.0.0.1 and built the way the webui builds its own: a script.js-like
 file defining onUiLoaded, then javascript/hot_reload.js, in the page head; style.css before </body>
 (both through gradio's TemplateResponse, as the webui injects them); A1111's GZip middleware; the
-hot reload routes added after launch; the "Hot Reload" panel as a tab. It watches DIR (default: a
-folder of its own in the system's temporary folder, where playground/greet.py is copied on first
-use, so the demo never edits the repository's files); greet.py replaces greet() below.
+hot reload routes added after launch; the "Hot Reload" panel as a tab, and an "Inputs" tab with one
+component of each kind the page keeps across a reload. It watches DIR (default: a folder of its own
+in the system's temporary folder, where playground/greet.py is copied on first use, so the demo
+never edits the repository's files); greet.py replaces greet() below.
 
 Each tracked tree SRC is an extension as the webui sees it: its javascript/*.js in the head and its
 style.css before </body>, linked by `file=<path>?<mtime>` URLs that gradio's own file route serves.

@@ -1,4 +1,5 @@
-// sd-webui-hot-reload: a toast on the webui page for every reload, error and restore.
+// sd-webui-hot-reload: a toast on the webui page for every reload, error and restore, and what the
+// user typed kept across the page reloads it makes.
 // One global, hotReload; nothing runs at load but the registration with the host's page callbacks.
 // Events come from the server's ./hot-reload/events stream (Server-Sent Events, one JSON record per
 // reload: the schema in docs/reference.md). Events the stream could not deliver come as one `gap`
