@@ -3,9 +3,10 @@
 A small gradio page served on 127.0.0.1 and built the way the webui builds its own: a script.js-like
 file defining onUiLoaded, then javascript/hot_reload.js, in the page head; style.css before </body>
 (both through gradio's TemplateResponse, as the webui injects them); A1111's GZip middleware; the
-hot reload routes added after launch; the "Hot Reload" panel as a tab. It watches DIR (default: a
-folder of its own in the system's temporary folder, where playground/greet.py is copied on first
-use, so the demo never edits the repository's files); greet.py replaces greet() below.
+hot reload routes added after launch; the "Hot Reload" panel as a tab, and an "Inputs" tab with one
+component of each kind the page keeps across a reload. It watches DIR (default: a folder of its own
+in the system's temporary folder, where playground/greet.py is copied on first use, so the demo
+never edits the repository's files); greet.py replaces greet() below.
 
 Each tracked tree SRC is an extension as the webui sees it: its javascript/*.js in the head and its
 style.css before </body>, linked by `file=<path>?<mtime>` URLs that gradio's own file route serves.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import os
 import shutil
 import socket
@@ -59,6 +61,52 @@ def missing_page_files() -> list[str]:
 def greet(name: str) -> str:
     """What the Greet button says; playground/greet.py replaces it while the demo runs."""
     return f"Hello, {name or 'stranger'}!"
+
+
+# The Inputs tab: one component of each kind the page keeps across a reload, by elem_id, with its
+# default. DemoPage.input_defaults starts as a copy: a test changes one between two builds.
+INPUT_DEFAULTS: dict[str, Any] = {
+    "hot_reload_demo_prompt": "a lighthouse at dusk",
+    "hot_reload_demo_seed": -1,
+    "hot_reload_demo_steps": 20,
+    "hot_reload_demo_sampler": "Euler a",
+    "hot_reload_demo_styles": [],
+    "hot_reload_demo_hires": False,
+    "hot_reload_demo_format": "PNG",
+    "hot_reload_demo_save": ["Images"],
+}
+
+
+def show_inputs(*values: Any) -> str:
+    """What the server got from the Inputs tab, as JSON keyed by elem_id."""
+    return json.dumps(dict(zip(INPUT_DEFAULTS, values, strict=True)))
+
+
+def build_inputs(defaults: dict[str, Any]) -> None:
+    """The Inputs tab's components, inside the Blocks being built."""
+    import gradio as gr
+
+    def value(elem_id: str) -> dict[str, Any]:
+        return {"value": defaults[elem_id], "elem_id": elem_id}
+
+    gr.Markdown("Change anything here: when hot reload reloads this page (*Reload UI*, *Reload page*, a UI "
+                "rebuilt on the server) it comes back, with the selected tab and the scroll. What you left "
+                "alone takes the new build's default.")
+    inputs = [gr.Textbox(label="Prompt", lines=2, **value("hot_reload_demo_prompt"))]
+    with gr.Row():
+        inputs.append(gr.Number(label="Seed", precision=0, **value("hot_reload_demo_seed")))
+        inputs.append(gr.Slider(1, 150, step=1, label="Steps", **value("hot_reload_demo_steps")))
+    with gr.Row():
+        inputs.append(gr.Dropdown(["Euler a", "DPM++ 2M", "DDIM"], label="Sampler", **value("hot_reload_demo_sampler")))
+        inputs.append(gr.Dropdown(["Cinematic", "Watercolour", "Line art"], multiselect=True, label="Styles",
+                                  **value("hot_reload_demo_styles")))
+    with gr.Row():
+        inputs.append(gr.Checkbox(label="Hires. fix", **value("hot_reload_demo_hires")))
+        inputs.append(gr.Radio(["PNG", "JPEG", "WebP"], label="Format", **value("hot_reload_demo_format")))
+        inputs.append(gr.CheckboxGroup(["Images", "Grids", "Infotext"], label="Save", **value("hot_reload_demo_save")))
+    button = gr.Button("Show what the server gets", elem_id="hot_reload_demo_show")
+    shown = gr.Textbox(label="The server got", interactive=False, elem_id="hot_reload_demo_shown")
+    button.click(fn=show_inputs, inputs=inputs, outputs=[shown])
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -193,8 +241,21 @@ class DemoWebui:
         if why_not or page is None:
             return why_not
         # Elsewhere, as the webui's main loop does it: the reloader's thread goes on meanwhile.
-        threading.Thread(target=page.reload_ui, name="hot-reload-demo-reload-ui", daemon=True).start()
+        threading.Thread(target=_in_an_event_loop, args=(page.reload_ui,), name="hot-reload-demo-reload-ui",
+                         daemon=True).start()
         return ""
+
+
+def _in_an_event_loop(work: Callable[[], Any]) -> None:
+    """Run `work` in a thread that has an event loop, as the webui's main thread has: gradio 4 makes
+    its queue's locks only there, and without them every event of the new app fails."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        work()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 class DemoPage:
@@ -210,6 +271,7 @@ class DemoPage:
         self.auth = auth
         self.webui = webui or DemoWebui()
         self.webui.page = self
+        self.input_defaults = dict(INPUT_DEFAULTS)
         self.demo: Any = None
         self.app: Any = None
         self.url = ""
@@ -237,6 +299,8 @@ class DemoPage:
                     button = gr.Button("Greet", variant="primary", elem_id="hot_reload_demo_greet")
                     answer = gr.Textbox(label="Greeting", interactive=False, elem_id="hot_reload_demo_answer")
                     button.click(fn=greet, inputs=[name], outputs=[answer])
+                with gr.Tab("Inputs"):
+                    build_inputs(self.input_defaults)
                 with gr.Tab("Hot Reload", elem_id="tab_hot_reload"):
                     panel.render()
         return demo

@@ -1,4 +1,5 @@
-// sd-webui-hot-reload: a toast on the webui page for every reload, error and restore.
+// sd-webui-hot-reload: a toast on the webui page for every reload, error and restore, and what the
+// user typed kept across the page reloads it makes.
 // One global, hotReload; nothing runs at load but the registration with the host's page callbacks.
 // Events come from the server's ./hot-reload/events stream (Server-Sent Events, one JSON record per
 // reload: the schema in docs/reference.md). Events the stream could not deliver come as one `gap`
@@ -18,6 +19,7 @@ var hotReload = {
     lastSeq: null, // the newest event this page has shown; null until the stream said hello
     app: null, // the app that served the last hello: another one after the page asked for Reload UI is its new page
     reloadUiAsked: false,
+    liveAfter: null, // events up to this seq were in the history when the stream said hello: replays, not news
     newestOfFile: {}, // file -> seq of its newest event seen, so a late status cannot undo it
     burst: null,
     retryMs: 1000,
@@ -31,6 +33,7 @@ var hotReload = {
         hotReload.started = true;
         hotReload.container();
         hotReload.connect();
+        hotReload.restoring = hotReload.restoreState();
     },
 
     // -- settings (Settings -> Hot Reload; the webui puts them in window.opts) --------------------
@@ -151,12 +154,13 @@ var hotReload = {
         if (hello.app) {
             // The page asked for Reload UI and a new app answers: its page is the one to show.
             if (hotReload.app !== null && hello.app !== hotReload.app && hotReload.reloadUiAsked) {
-                window.location.reload();
+                hotReload.reloadPage(null);
                 return;
             }
             hotReload.app = hello.app;
         }
         var first = hotReload.lastSeq === null;
+        hotReload.liveAfter = typeof hello.last_seq === "number" ? hello.last_seq : hello.start;
         // A start below what this page has seen: the webui process was restarted and counts anew.
         if (first || hello.start < hotReload.lastSeq) hotReload.lastSeq = hello.start;
         if (hello.problem && !hotReload.problemsShown[hello.problem]) {
@@ -217,6 +221,12 @@ var hotReload = {
         if (hotReload.lastSeq !== null && event.seq <= hotReload.lastSeq) return; // shown already
         hotReload.lastSeq = event.seq;
         if (event.file) hotReload.newestOfFile[event.file] = event.seq;
+        // The server rebuilt this page's UI: a live event reloads the page at once. One the page
+        // missed and gets on reconnecting may be old news: its toast offers the reload instead.
+        if (event.needs === "reload_now" && hotReload.liveAfter !== null && event.seq > hotReload.liveAfter) {
+            hotReload.rebuiltSoon(event);
+            return;
+        }
         hotReload.toastFor(event);
         hotReload.refreshPanelSoon();
     },
@@ -230,6 +240,11 @@ var hotReload = {
         else if (event.outcome === "running") hotReload.resolve(file, ".hot-reload-running");
         else if (event.outcome !== "info") hotReload.resolve(file);
         var notes = event.notes || [];
+        if (event.needs === "reload_now" && event.outcome !== "error") {
+            hotReload.show({kind: "info", file: file, title: hotReload.rebuiltTitle([event.message]), notes: notes,
+                lines: ["Reload the page to see it"], actions: [hotReload.reloadPageAction()]});
+            return;
+        }
         if (event.outcome === "ok") {
             if (hotReload.option("hot_reload_success_toasts", true) === false) return;
             var replaced = (event.replaced || []).map(function(item) {
@@ -386,7 +401,7 @@ var hotReload = {
 
     reloadPageAction: function() {
         return {label: "Reload page", run: function() {
-            window.location.reload();
+            hotReload.reloadPage(null);
         }};
     },
 
@@ -668,8 +683,7 @@ var hotReload = {
     refreshPanelSoon: function() {
         clearTimeout(hotReload.refreshTimer);
         hotReload.refreshTimer = setTimeout(function() {
-            var root = typeof gradioApp === "function" ? gradioApp() : document;
-            var button = root.querySelector("#hot_reload_refresh");
+            var button = hotReload.root().querySelector("#hot_reload_refresh");
             if (!button) return;
             if (button.offsetParent !== null) {
                 button.click();
@@ -684,6 +698,327 @@ var hotReload = {
             });
             hotReload.panelWatcher.observe(button);
         }, 300);
+    },
+
+    // -- what the user typed, kept across the page reloads we cause ----------------------------
+    // gradio 3 cannot show a rebuilt UI without a page load, and a page load loses every value
+    // typed. Before each reload we cause (into the app of a Reload UI, Reload page, a UI the server
+    // rebuilt) the inputs the user changed, the selected tabs and the scroll go to sessionStorage
+    // (this browser tab's only); the page that loads next puts them back, once. A page load of the
+    // user's own (F5) finds nothing saved. The values go in as a user's would, through the
+    // controls' events, so that gradio has them and sends them with the next event.
+    stateKey: "hot-reload-state",
+    stateVersion: 1,
+    stateMaxAgeMs: 10 * 60 * 1000,
+    stateMaxChars: 2000000, // of the ~5 M characters sessionStorage holds per site, the webui needs some
+    loadedValues: {}, // key -> JSON of each input's value as the page was built
+    restoring: null, // settled when what was kept across the reload is back
+    rebuilt: null, // the messages of a burst of rebuilt-UI events while it gathers
+    rebuiltMs: 150,
+
+    root: function() {
+        return typeof gradioApp === "function" ? gradioApp() : document;
+    },
+
+    // The elements matching `selector` inside gradio component `block`, not inside one nested in it.
+    own: function(block, selector) {
+        return Array.prototype.filter.call(block.querySelectorAll(selector), function(node) {
+            return node.closest(".block[id]") === block;
+        });
+    },
+
+    // gradio 3.41 and 4.40 render these components alike; any other one (an image, a table, an
+    // output the user cannot edit, a component hidden by its code) is not the user's to keep.
+    kindOf: function(block) {
+        var control = hotReload.own(block, "input, textarea")[0];
+        if (!control || control.disabled || block.classList.contains("hidden")) return "";
+        if (control.closest(".wrap-inner")) return "dropdown";
+        if (control.closest("[data-testid=checkbox-group]")) return "checkboxgroup";
+        if (control.type === "range" || hotReload.own(block, "input[type=range]").length) return "slider";
+        if (["radio", "checkbox", "color", "number"].indexOf(control.type) >= 0) return control.type;
+        if (control.getAttribute("data-testid") === "textbox" && control.type !== "password") return "textbox";
+        return "";
+    },
+
+    // A component's key: its elem_id, else its label path (the labels of the tabs it is in, then
+    // its own), and its index among components of the same key. Not gradio's component-N ids,
+    // which every build numbers anew.
+    keyOf: function(node, label, counts) {
+        var id = node.id && !/^component-\d+$/.test(node.id) ? "#" + node.id : "";
+        var base = id || hotReload.tabPath(node).concat([label]).join(" \u203a ");
+        counts[base] = (counts[base] || 0) + 1;
+        return counts[base] > 1 ? base + " [" + counts[base] + "]" : base;
+    },
+
+    tabPath: function(node) {
+        var path = [];
+        for (var item = node.closest(".tabitem"); item; item = item.parentNode.closest(".tabitem")) {
+            var items = Array.prototype.filter.call(item.parentNode.children, function(child) {
+                return child.classList.contains("tabitem");
+            });
+            var button = hotReload.tabButtons(item.parentNode)[items.indexOf(item)];
+            path.unshift(button ? button.textContent.trim() : "");
+        }
+        return path;
+    },
+
+    tabButtons: function(tabs) {
+        return Array.prototype.slice.call(tabs.querySelectorAll(":scope > .tab-nav > button"));
+    },
+
+    labelOf: function(block, kind) {
+        var info = hotReload.own(block, "[data-testid=block-info]")[0];
+        if (info) return info.textContent.trim();
+        var box = kind === "checkbox" ? hotReload.own(block, "input[type=checkbox]")[0] : null;
+        return box ? hotReload.optionLabel(box) : kind;
+    },
+
+    optionLabel: function(input) {
+        return (input.closest("label") || input.parentNode).textContent.trim();
+    },
+
+    // key -> {kind, block} of every input component of the page.
+    inputs: function() {
+        var found = {};
+        var counts = {};
+        Array.prototype.forEach.call(hotReload.root().querySelectorAll(".block[id]"), function(block) {
+            var kind = hotReload.kindOf(block);
+            if (kind) found[hotReload.keyOf(block, hotReload.labelOf(block, kind), counts)] = {kind: kind, block: block};
+        });
+        return found;
+    },
+
+    // key -> {nav buttons} of every Tabs.
+    tabSets: function() {
+        var found = {};
+        var counts = {};
+        Array.prototype.forEach.call(hotReload.root().querySelectorAll(".tabs"), function(tabs) {
+            found[hotReload.keyOf(tabs, "tabs", counts)] = hotReload.tabButtons(tabs);
+        });
+        return found;
+    },
+
+    valueOf: function(input) {
+        var first = function(selector) {
+            return hotReload.own(input.block, selector)[0];
+        };
+        var checked = function() {
+            return hotReload.own(input.block, "input:checked").map(hotReload.optionLabel);
+        };
+        switch (input.kind) {
+        case "dropdown": // the labels chosen: a multiselect's tokens, or the one a dropdown shows
+            var tokens = hotReload.own(input.block, ".token > span");
+            if (tokens.length) return tokens.map(function(token) { return token.textContent.trim(); });
+            var shown = first(".wrap-inner input").value;
+            return shown ? [shown] : [];
+        case "slider": return first("input[type=range]").value;
+        case "checkboxgroup": return checked();
+        case "radio": return checked()[0] || null;
+        case "checkbox": return first("input[type=checkbox]").checked;
+        default: return first("input, textarea").value;
+        }
+    },
+
+    readValues: function() {
+        var values = {};
+        var inputs = hotReload.inputs();
+        Object.keys(inputs).forEach(function(key) {
+            values[key] = JSON.stringify(hotReload.valueOf(inputs[key]));
+        });
+        return values;
+    },
+
+    // Puts `value` into the component as a user would. False (or a promise of false) when the
+    // control does not take it: a choice that is gone, a number outside a slider's new range.
+    put: function(input, value) {
+        var own = function(selector) {
+            return hotReload.own(input.block, selector);
+        };
+        var byLabel = function(label) {
+            return own("input").filter(function(option) { return hotReload.optionLabel(option) === label; })[0];
+        };
+        switch (input.kind) {
+        case "dropdown": return hotReload.putDropdown(input.block, value);
+        case "checkbox":
+            var box = own("input[type=checkbox]")[0];
+            if (box.checked !== Boolean(value)) box.click();
+            return true;
+        case "radio":
+            var choice = byLabel(value);
+            if (choice && !choice.checked) choice.click();
+            return Boolean(choice);
+        case "checkboxgroup":
+            if (!Array.isArray(value) || !value.every(byLabel)) return false;
+            own("input[type=checkbox]").forEach(function(option) {
+                if (option.checked !== (value.indexOf(hotReload.optionLabel(option)) >= 0)) option.click();
+            });
+            return true;
+        default: // a text, a number, a slider, a colour: what A1111's updateInput() does
+            var field = own(input.kind === "slider" ? "input[type=range]" : "input, textarea")[0];
+            var before = field.value;
+            field.value = value;
+            if (field.value !== String(value)) {
+                field.value = before;
+                return false;
+            }
+            field.dispatchEvent(new Event("input", {bubbles: true}));
+            return true;
+        }
+    },
+
+    // A dropdown is a widget of gradio's: its list opens on focus, an option is chosen on
+    // mousedown (3.41 and 4.40 alike), and a multiselect's "Clear" empties it.
+    putDropdown: function(block, labels) {
+        if (!Array.isArray(labels)) return false;
+        var field = hotReload.own(block, ".wrap-inner input")[0];
+        var tick = function() {
+            return new Promise(function(resolve) { setTimeout(resolve, 0); });
+        };
+        var clear = hotReload.own(block, ".token").length ? hotReload.own(block, ".remove-all")[0] : null;
+        var steps = Promise.resolve(true);
+        if (clear) {
+            clear.click();
+            steps = tick().then(function() { return true; });
+        }
+        labels.forEach(function(label) {
+            steps = steps.then(function(ok) {
+                field.dispatchEvent(new Event("focus"));
+                return tick().then(function() {
+                    var option = hotReload.own(block, ".options li").filter(function(item) {
+                        return item.textContent.replace(/^\s*\u2713/, "").trim() === label;
+                    })[0];
+                    if (!option) return false;
+                    option.dispatchEvent(new MouseEvent("mousedown", {bubbles: true, cancelable: true}));
+                    return tick().then(function() { return ok; });
+                });
+            });
+        });
+        return steps.then(function(ok) {
+            field.dispatchEvent(new Event("blur"));
+            return ok;
+        });
+    },
+
+    // Saves what to put back after the page reloads: the inputs whose value is not the one the
+    // page was built with (an input the user left alone takes the default of the next build), the
+    // selected tabs, the scroll; `notice`, a toast ({title, lines}) for the reloaded page to show.
+    keepState: function(notice) {
+        var inputs = hotReload.inputs();
+        var changed = {};
+        Object.keys(inputs).forEach(function(key) {
+            var value = hotReload.valueOf(inputs[key]);
+            var before = hotReload.loadedValues[key];
+            if (before !== undefined && before !== JSON.stringify(value)) changed[key] = {kind: inputs[key].kind, value: value};
+        });
+        var tabs = {};
+        var sets = hotReload.tabSets();
+        Object.keys(sets).forEach(function(key) {
+            var selected = sets[key].filter(function(button) { return button.classList.contains("selected"); })[0];
+            if (selected) tabs[key] = selected.textContent.trim();
+        });
+        var state = {version: hotReload.stateVersion, path: window.location.pathname, time: Date.now(),
+            notice: notice || null, inputs: changed, tabs: tabs, scroll: [window.scrollX, window.scrollY]};
+        var text = JSON.stringify(state);
+        // Over the bound, the largest values go first (said in the console).
+        var largest = Object.keys(changed).sort(function(a, b) {
+            return JSON.stringify(changed[b]).length - JSON.stringify(changed[a]).length;
+        });
+        while (text.length > hotReload.stateMaxChars && largest.length) {
+            var dropped = largest.shift();
+            console.warn("[Hot Reload] too large to keep across the reload: " + dropped);
+            delete changed[dropped];
+            text = JSON.stringify(state);
+        }
+        try {
+            window.sessionStorage.setItem(hotReload.stateKey, text);
+        } catch (error) {
+            console.warn("[Hot Reload] the page's values cannot be kept across the reload: " + error);
+        }
+    },
+
+    reloadPage: function(notice) {
+        try {
+            hotReload.keepState(notice);
+        } catch (error) {
+            console.warn("[Hot Reload] the page's values cannot be kept across the reload: " + error);
+        }
+        window.location.reload();
+    },
+
+    // The saved state, taken (one use): null unless saved for this page in the last minutes.
+    takeState: function() {
+        var text = null;
+        try {
+            text = window.sessionStorage.getItem(hotReload.stateKey);
+            window.sessionStorage.removeItem(hotReload.stateKey);
+        } catch (error) {
+            return null;
+        }
+        var state = text === null ? null : hotReload.parse(text);
+        if (!state || state.version !== hotReload.stateVersion || state.path !== window.location.pathname) return null;
+        var age = Date.now() - state.time;
+        return age >= 0 && age <= hotReload.stateMaxAgeMs ? state : null;
+    },
+
+    // At the page's start: what each input holds as built, then what was kept, if anything, put
+    // back. Settled when every value is back. What the new page no longer has, or does not take,
+    // is said in the console only.
+    restoreState: function() {
+        try {
+            hotReload.loadedValues = hotReload.readValues();
+            var state = hotReload.takeState();
+            return state ? hotReload.putBack(state) : Promise.resolve();
+        } catch (error) {
+            console.warn("[Hot Reload] what was kept across the reload cannot be put back: " + error);
+            return Promise.resolve();
+        }
+    },
+
+    putBack: function(state) {
+        var sets = hotReload.tabSets();
+        Object.keys(state.tabs || {}).forEach(function(key) {
+            var button = (sets[key] || []).filter(function(each) { return each.textContent.trim() === state.tabs[key]; })[0];
+            if (button && !button.classList.contains("selected")) button.click();
+        });
+        var inputs = hotReload.inputs();
+        var skipped = [];
+        var steps = Promise.resolve();
+        Object.keys(state.inputs || {}).forEach(function(key) {
+            var saved = state.inputs[key];
+            steps = steps.then(function() {
+                var input = inputs[key];
+                if (!input || input.kind !== saved.kind) return skipped.push(key + " (no longer on the page)");
+                return Promise.resolve(hotReload.put(input, saved.value)).then(function(ok) {
+                    if (!ok) skipped.push(key + " (does not take " + JSON.stringify(saved.value) + ")");
+                }, function(error) {
+                    skipped.push(key + " (" + error + ")");
+                });
+            });
+        });
+        return steps.then(function() {
+            if (Array.isArray(state.scroll)) window.scrollTo(state.scroll[0], state.scroll[1]);
+            if (skipped.length) console.info("[Hot Reload] not restored after the reload: " + skipped.join(", "));
+            var notice = state.notice;
+            if (notice && typeof notice.title === "string") {
+                hotReload.show({kind: "info", title: notice.title, lines: (notice.lines || []).map(String)});
+            }
+        });
+    },
+
+    rebuiltTitle: function(messages) {
+        return "UI rebuilt" + (messages[0] ? ": " + messages[0] : "");
+    },
+
+    // Several rebuilt-UI events in a burst (a save of several files) are one reload.
+    rebuiltSoon: function(event) {
+        if (hotReload.rebuilt === null) {
+            hotReload.rebuilt = [];
+            setTimeout(function() {
+                var messages = hotReload.rebuilt;
+                hotReload.reloadPage({title: hotReload.rebuiltTitle(messages), lines: messages.slice(1)});
+            }, hotReload.rebuiltMs);
+        }
+        if (event.message && hotReload.rebuilt.indexOf(event.message) < 0) hotReload.rebuilt.push(event.message);
     },
 };
 

@@ -4,6 +4,7 @@ served by gradio 3.41 on 127.0.0.1, with a real reloader watching a temporary fo
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import textwrap
@@ -172,14 +173,19 @@ def test_html_in_a_file_name_and_a_message_shows_as_text(served: tuple[DemoPage,
 
 def test_an_event_missed_while_the_stream_was_down_shows_exactly_once(
         served: tuple[DemoPage, EventWatcher], live_dir: Path, open_page: Callable[..., Any]) -> None:
+    """A missed UI rebuilt on the server (needs "reload_now") may be old news: its toast offers the
+    reload, the page does not reload by itself."""
     demo, watcher = served
     page = open_page(demo.url)
     write(live_dir / "before.py", "x = 1\n")
     wait_toast(page, ".hot-reload-success", "Reloaded before.py")
+    page.evaluate("window.hotReloadTestSamePage = true")
 
     demo.close()  # as "Reload UI" does: the server stops, the page's stream drops
     write(live_dir / "while_down.py", "x = 2\n")
     watcher.file("while_down.py", "ok")
+    watcher.events.publish(file="my-ext/scripts/my_ext.py", path="/my-ext/scripts/my_ext.py", outcome="updated",
+                           message="my-ext: the Inputs tab rebuilt", needs="reload_now")
     demo.launch()  # a new app on the same port; the page reconnects by itself
     wait_toast(page, ".hot-reload-success", "Reloaded while_down.py")
 
@@ -187,7 +193,11 @@ def test_an_event_missed_while_the_stream_was_down_shows_exactly_once(
     write(live_dir / "after.py", "x = 3\n")
     wait_toast(page, ".hot-reload-success", "Reloaded after.py")
     titles = [text.splitlines()[0] for text in toasts(page)]
-    assert titles == ["Reloaded before.py", "Reloaded while_down.py", "Reloaded after.py"]
+    assert titles == ["Reloaded before.py", "Reloaded while_down.py", "UI rebuilt: my-ext: the Inputs tab rebuilt",
+                      "Reloaded after.py"]
+    rebuilt = wait_toast(page, ".hot-reload-info", "UI rebuilt")
+    expect(rebuilt.locator(".hot-reload-action")).to_have_text("Reload page")
+    assert page.evaluate("() => window.hotReloadTestSamePage") is True
 
 
 def test_events_missed_beyond_the_history_show_one_notice_and_the_page_catches_up(
@@ -627,3 +637,129 @@ def test_a_long_run_shows_still_running_until_it_ends(make_reloader: Callable[..
     watcher.file("slow.py", "ok")
     wait_toast(page, ".hot-reload-success", "Reloaded slow.py")
     expect(page.locator("#hot-reload-toasts .hot-reload-running")).to_have_count(0)
+
+
+# -- what the user typed, kept across the page reloads the page makes ---------------------------------
+# What the test's user makes of the demo's Inputs tab (one component of each kind), and what the
+# server then gets from that tab's button; hot_reload_demo_seed is left alone where `untouched` says so.
+CHANGED = {
+    "hot_reload_demo_prompt": "a red fox in the snow",
+    "hot_reload_demo_seed": 1234,
+    "hot_reload_demo_steps": 42,
+    "hot_reload_demo_sampler": "DDIM",
+    "hot_reload_demo_styles": ["Watercolour", "Line art"],
+    "hot_reload_demo_hires": True,
+    "hot_reload_demo_format": "WebP",
+    "hot_reload_demo_save": ["Images", "Infotext"],
+}
+SCROLLED = 150
+SHORT_VIEWPORT = (1000, 480)  # the Inputs tab is taller: the page scrolls
+
+
+def change_inputs(page: Any, untouched: tuple[str, ...] = ()) -> None:
+    """As a user does it: the Inputs tab, then each control by mouse and keyboard, then a scroll."""
+    page.locator(".tab-nav button", has_text="Inputs").click()
+    page.fill("#hot_reload_demo_prompt textarea", CHANGED["hot_reload_demo_prompt"])
+    if "hot_reload_demo_seed" not in untouched:
+        page.fill("#hot_reload_demo_seed input", str(CHANGED["hot_reload_demo_seed"]))
+    page.fill("#hot_reload_demo_steps input[type=number]", str(CHANGED["hot_reload_demo_steps"]))
+    page.click("#hot_reload_demo_sampler input")
+    page.locator("#hot_reload_demo_sampler li", has_text="DDIM").click()
+    page.click("#hot_reload_demo_styles input")
+    for style in CHANGED["hot_reload_demo_styles"]:
+        page.locator("#hot_reload_demo_styles li", has_text=style).click()
+    page.keyboard.press("Escape")
+    page.check("#hot_reload_demo_hires input")
+    page.locator("#hot_reload_demo_format label", has_text="WebP").click()
+    page.locator("#hot_reload_demo_save label", has_text="Infotext").click()
+    page.evaluate(f"window.scrollTo(0, {SCROLLED})")
+    assert page.evaluate("() => window.scrollY") == SCROLLED, "the page is too short to scroll"
+    page.evaluate("window.hotReloadTestSamePage = true")
+
+
+def after_reload(page: Any) -> dict[str, Any]:
+    """Once the page has reloaded and put back what it kept (the scroll too): what the server gets
+    from the Inputs tab."""
+    page.wait_for_function("() => window.hotReloadTestSamePage === undefined && typeof hotReload !== 'undefined' "
+                           "&& hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    assert page.evaluate("() => window.scrollY") == SCROLLED
+    page.click("#hot_reload_demo_show")  # visible: the Inputs tab is selected again
+    shown = page.locator("#hot_reload_demo_shown textarea")
+    expect(shown).not_to_have_value("")
+    return dict(json.loads(shown.input_value()))
+
+
+def test_reload_ui_keeps_what_the_user_changed_and_the_rest_takes_the_new_defaults(
+        tracked_page: tuple[Any, DemoWebui], my_ext: Path, open_page: Callable[..., Any]) -> None:
+    """The new app has other defaults: the prompt the user typed over stays theirs, the seed they
+    left alone takes its new default. A reload of the user's own (F5) then restores nothing."""
+    page, webui = tracked_page
+    demo = webui.page
+    assert demo is not None
+    page.set_viewport_size({"width": SHORT_VIEWPORT[0], "height": SHORT_VIEWPORT[1]})
+    change_inputs(page, untouched=("hot_reload_demo_seed",))
+    demo.input_defaults.update(hot_reload_demo_prompt="a new default prompt", hot_reload_demo_seed=7)
+    write(my_ext / f"{TRACKED_MODULE}.py", THING.format(2).replace("Thing(Base)", "Thing"))
+    wait_toast(page, ".hot-reload-error", "cannot update").locator(".hot-reload-action", has_text="Reload UI").click()
+    assert after_reload(page) == {**CHANGED, "hot_reload_demo_seed": 7}
+
+    page.reload()
+    page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    expect(page.locator("#hot_reload_demo_prompt textarea")).to_have_value("a new default prompt")
+    expect(page.locator(".tab-nav button.selected").first).to_have_text("Greet")
+
+
+def test_a_ui_rebuilt_on_the_server_reloads_the_page_at_once_keeping_what_the_user_changed(
+        served: tuple[DemoPage, EventWatcher], open_page: Callable[..., Any]) -> None:
+    """Events saying the server rebuilt the page's UI (needs "reload_now"), two in a burst: one
+    reload, no click, and the reloaded page says why."""
+    demo, watcher = served
+    page = open_page(demo.url, viewport=SHORT_VIEWPORT)
+    change_inputs(page)
+    for tab in ("Inputs", "Extras"):
+        watcher.events.publish(file="my-ext/scripts/my_ext.py", path="/my-ext/scripts/my_ext.py", outcome="updated",
+                               message=f"my-ext: the {tab} tab rebuilt", needs="reload_now")
+    assert after_reload(page) == CHANGED
+    notice = wait_toast(page, ".hot-reload-info", "UI rebuilt: my-ext: the Inputs tab rebuilt")
+    expect(notice).to_contain_text("my-ext: the Extras tab rebuilt")
+
+
+def test_reload_page_for_changed_javascript_keeps_what_the_user_changed(
+        tracked_page: tuple[Any, DemoWebui], my_ext: Path) -> None:
+    page, _webui = tracked_page
+    page.set_viewport_size({"width": SHORT_VIEWPORT[0], "height": SHORT_VIEWPORT[1]})
+    change_inputs(page)
+    write(my_ext / "javascript" / "my_ext.js", "window.hotReloadTestScript = 2;\n")
+    toast = wait_toast(page, ".hot-reload-info", "JavaScript changed")
+    toast.locator(".hot-reload-action", has_text="Reload page").click()
+    assert after_reload(page) == CHANGED
+    assert page.evaluate("() => window.hotReloadTestScript") == 2
+
+
+def test_what_the_new_page_lacks_or_refuses_is_skipped_and_said_in_the_console(
+        served: tuple[DemoPage, EventWatcher], open_page: Callable[..., Any]) -> None:
+    """A component gone, a dropdown choice gone, a number beyond a slider's range: the rest comes back."""
+    demo, _watcher = served
+    page = open_page(demo.url)
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
+    page.evaluate("""() => sessionStorage.setItem(hotReload.stateKey, JSON.stringify({
+        version: hotReload.stateVersion, path: location.pathname, time: Date.now(), tabs: {}, scroll: [0, 0],
+        inputs: {
+            "#hot_reload_demo_gone": {kind: "textbox", value: "lost"},
+            "#hot_reload_demo_sampler": {kind: "dropdown", value: ["Heun"]},
+            "#hot_reload_demo_steps": {kind: "slider", value: "999"},
+            "#hot_reload_demo_prompt": {kind: "textbox", value: "kept"},
+        },
+    }))""")
+    page.reload()
+    page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.restoring !== null")
+    page.evaluate("() => hotReload.restoring")
+    expect(page.locator("#hot_reload_demo_prompt textarea")).to_have_value("kept")
+    expect(page.locator("#hot_reload_demo_sampler input")).to_have_value("Euler a")
+    expect(page.locator("#hot_reload_demo_steps input[type=range]")).to_have_value("20")
+    report = next(text for text in said if text.startswith("[Hot Reload] not restored"))
+    assert report == ('[Hot Reload] not restored after the reload: #hot_reload_demo_gone (no longer on the page), '
+                      '#hot_reload_demo_sampler (does not take ["Heun"]), #hot_reload_demo_steps (does not take "999")')
