@@ -47,7 +47,11 @@ def run_ui(root: Path, logs: Path, *, saves: int, reloads: int, progress: Progre
                              stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert agent.stdout is not None
-        started = json.loads(agent.stdout.readline() or "{}")
+        started: dict[str, Any] = {}
+        for line in agent.stdout:  # gradio prints its own lines first
+            if line.startswith("{"):
+                started = json.loads(line)
+                break
         if "url" not in started:
             return {"status": "failed", "reason": f"the stand-in did not start: see {log.name}"}
         tab_file = Path(started["tab_script"])

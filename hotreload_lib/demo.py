@@ -199,7 +199,7 @@ def _file_endpoint(path: Path) -> Callable[[], Any]:
     return serve
 
 
-def _add_asset_routes(app: Any) -> None:
+def add_asset_routes(app: Any) -> None:
     for name, path in {**HEAD_SCRIPTS, **STYLESHEETS}.items():
         app.add_api_route(ASSET_ROUTE + name, _file_endpoint(path), methods=["GET"], include_in_schema=False)
 
@@ -320,7 +320,7 @@ class DemoPage:
             # and leaves the server on its port, so Reload UI's next launch() cannot have it.
             app.stop_event = asyncio.Event()
         _add_webui_middleware(app)
-        _add_asset_routes(app)
+        add_asset_routes(app)
         add_routes(app, self.feed, server=GradioServer(self.demo))
         self.app = app
         self.url = f"http://{self.host}:{self.port}/"

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import test_browser
 from tests.conftest import EventWatcher, webui_events, write
 from tests.standin.host import StandinWebui
 
@@ -309,3 +310,50 @@ def test_a_new_settings_section_waits_for_reload_ui(webui: StandinWebui, tab_ext
     assert (changed.outcome, changed.needs) == ("updated", "reload_ui")
     assert any(note.startswith("on_ui_settings built the page: Reload UI") for note in changed.notes)
     assert "other" not in shared.opts.data_labels, "the options stay as the page shows them"
+
+
+# -- in a real page (headless Chromium) ------------------------------------------------------------
+browser = test_browser.browser  # the page fixtures, shared with the page's own tests
+open_page = test_browser.open_page
+
+
+@pytest.mark.browser
+def test_the_open_page_shows_the_rebuilt_tab_and_keeps_the_typed_prompt(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, open_page: Any) -> None:
+    url, _watcher = serve(webui, tmp_path, tab_ext)
+    page = open_page(url)
+    page.fill("#txt2img_prompt textarea", "a lighthouse at dusk")
+
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+    edit(tab_ext / "tab_lib" / "rows.py", '    button = gr.Button("Greet", elem_id="tab_ext_greet")\n',
+         '    button = gr.Button("Greet", elem_id="tab_ext_greet")\n'
+         '    shout = gr.Button("Shout", elem_id="tab_ext_shout")\n'
+         '    shout.click(fn=lambda who: who.upper() + "!", inputs=[name], outputs=[out])\n')
+    page.locator("button:text-is('Tab ext v2')").wait_for()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a lighthouse at dusk'")
+
+    page.locator("button:text-is('Tab ext v2')").click()  # gradio 4 builds a tab's content when it is shown
+    page.fill("#tab_ext_name textarea", "you")
+    page.click("#tab_ext_shout")
+    page.wait_for_function("() => document.querySelector('#tab_ext_greeting textarea').value === 'YOU!'")
+    assert webui.apps_created == 1, "no server restart"
+    assert len(script_module("other_tab.py").built) == 1, "no other extension's UI code ran"
+
+
+@pytest.mark.browser
+def test_a_slider_added_to_a_script_ui_reaches_process_from_the_page(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, open_page: Any) -> None:
+    write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
+    url, _watcher = serve(webui, tmp_path, tab_ext)
+    page = open_page(url)
+    page.fill("#txt2img_prompt textarea", "a cat")
+    edit(tab_ext / "scripts" / "tab_ext_script.py", '        return [strength]\n',
+         '        steps = gr.Slider(label="Steps", minimum=1, maximum=50, value=20, elem_id="steps")\n'
+         '        return [strength, steps]\n')
+    page.locator("#steps input[type=number]").wait_for()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a cat'")
+    page.fill("#steps input[type=number]", "42")
+    page.locator("#steps input[type=number]").dispatch_event("input")
+    page.click("#txt2img_generate")
+    page.wait_for_function(
+        "() => document.querySelector('#txt2img_result textarea').value === 'a cat, Strength: [3, 42], After: [True]'")

@@ -144,7 +144,7 @@ class StandinWebui:
         """The host's script.js and every extension's javascript/*.js in the head, style.css before
         </body>, as the webui injects them into gradio's page. The template plumbing is borrowed from
         the extension's demo, which plays the same part."""
-        from hotreload_lib.demo import install_page_tags, webpath
+        from hotreload_lib.demo import add_asset_routes, install_page_tags, webpath
 
         extension_dirs = self.extension_dirs
 
@@ -159,6 +159,7 @@ class StandinWebui:
                 return scripts, styles
 
         install_page_tags()
+        add_asset_routes(app)
         app.state.hot_reload_demo_webui = Assets()
 
     @property
