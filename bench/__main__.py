@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .applycall import run_apply
 from .latency import REPO_ROOT, run_latency
 from .report import check_targets, machine, render
 from .rest import run_rest
@@ -30,7 +31,7 @@ from .stream import run_stream
 from .toast import run_toast
 from .update import run_update
 
-PARTS = ("latency", "rest", "scale", "toast", "stream", "update")
+PARTS = ("latency", "rest", "scale", "toast", "stream", "update", "apply")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 RESULTS_DOC = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_BEGIN = "<!-- bench:results:begin (python -m bench --update-docs writes between these lines) -->"
@@ -83,6 +84,8 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
         "update": lambda: run_update(work / "update", logs, saves=config.saves, warmup=config.warmup,
                                      processes=config.repeats, imports=config.webui_imports, rng=rng,
                                      progress=progress),
+        "apply": lambda: run_apply(work / "apply", logs, saves=config.saves, warmup=config.warmup, rng=rng,
+                                   progress=progress),
     }
     started = time.monotonic()
     for part in parts:

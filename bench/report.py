@@ -151,6 +151,15 @@ def _updated(save: str, stat: str) -> Callable[[Results], float | None]:
     return lambda r: _get(find_row(r, "tracked", save, "idle", part="update"), stat)
 
 
+def _apply(server: str, stat: str) -> Callable[[Results], float | None]:
+    """A figure of the save -> apply answered row of `server`."""
+    def measure(results: Results) -> float | None:
+        rows = [row for row in _get(results, "apply", "rows") or [] if row["server"] == server]
+        return rows[0][stat] if rows else None
+
+    return measure
+
+
 def _start_with_tracking(results: Results) -> float | None:
     """Our start-up callbacks, plus what tracking an extension adds: importing the update engine
     and the first snapshot of the extension's loaded modules."""
@@ -217,6 +226,7 @@ TARGETS = [
            lambda r: ratio(r, "jurigged", ours_subject="tracked", part="update"), 10, at_least=True, unit="×"),
     # "Start cost unchanged": tracking an extension keeps our start within the budget it had.
     Target("our start-up callbacks + tracking an extension of 30 modules", _start_with_tracking, 50),
+    Target("save → apply answered p50, over the loopback (the webui's server)", _apply("webui", "p50_ms"), 20),
 ]
 
 
@@ -382,6 +392,14 @@ def machine_line(results: Results) -> str:
             f"{results['duration_s']:.0f} s in all.")
 
 
+def apply_lines(apply: dict[str, Any]) -> list[str]:
+    rows = [[row["label"], str(row["n"]), _ms(row["p50_ms"]), _ms(row["p95_ms"]), _ms(row["max_ms"]),
+             f"{row['missed']}/{row['attempted']}"] for row in apply["rows"]]
+    return ["Save → `apply` answered: a live file saved in place, then the apply call over the loopback, its "
+            "answer read (it must report that save).", "",
+            *_table(["server", "n", "p50 ms", "p95 ms", "max ms", "missed"], rows)]
+
+
 def render(results: Results) -> str:
     config = results["config"]
     lines = [machine_line(results), "",
@@ -399,6 +417,8 @@ def render(results: Results) -> str:
         lines += ["", *stream_lines(results["stream"])]
     if "update" in results:
         lines += ["", *update_lines(results["update"])]
+    if "apply" in results:
+        lines += ["", *apply_lines(results["apply"])]
     lines += ["", "Targets:", "", *targets_table(results)]
     lines += [f"\n{part} failed: {error}" for part, error in results.get("errors", {}).items()]
     return "\n".join(lines) + "\n"

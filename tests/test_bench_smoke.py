@@ -29,7 +29,8 @@ def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) ->
     results, _ = quick_run
     assert results["schema"] == 1
     assert results["errors"] == {}
-    assert {"latency", "rest", "scale", "toast", "stream", "update", "targets", "duration_s", "config"} <= set(results)
+    assert {"latency", "rest", "scale", "toast", "stream", "update", "apply", "targets", "duration_s",
+            "config"} <= set(results)
     assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
 
 
@@ -103,3 +104,12 @@ def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
         assert {"target", "measured", "unit", "met"} <= set(target)
     assert "| subject | save | load |" in stdout and "Targets:" in stdout
     assert "Save → updated in place: a tracked module of" in stdout
+
+
+def test_apply_part_timed_both_servers_and_each_answer_reported_its_save(quick_run: tuple[dict, str]) -> None:
+    results, stdout = quick_run
+    rows = {row["server"]: row for row in results["apply"]["rows"]}
+    assert set(rows) == {"webui", "watch"}
+    for row in rows.values():
+        assert STATS <= set(row) and row["missed"] == 0 and row["n"] == row["attempted"], row
+    assert "Save → `apply` answered" in stdout

@@ -321,7 +321,8 @@ def test_console_lines_go_through_the_hosts_logger_when_the_root_is_silenced(
 
 
 # -- the page's routes and tab, on each new app -----------------------------------------------------
-PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status", "/hot-reload/apply-now", "/hot-reload/reload-ui")
+PAGE_PATHS = ("/hot-reload/events", "/hot-reload/status", "/hot-reload/apply-now", "/hot-reload/reload-ui",
+              "/hot-reload/apply")
 
 
 def route_count(app: Any, path: str) -> int:
