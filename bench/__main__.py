@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .applycall import run_apply
 from .latency import REPO_ROOT, run_latency
 from .report import check_targets, machine, render
 from .rest import run_rest
@@ -31,7 +32,7 @@ from .toast import run_toast
 from .ui import run_ui
 from .update import run_update
 
-PARTS = ("latency", "rest", "scale", "toast", "stream", "update", "ui")
+PARTS = ("latency", "rest", "scale", "toast", "stream", "update", "apply", "ui")
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
 RESULTS_DOC = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_BEGIN = "<!-- bench:results:begin (python -m bench --update-docs writes between these lines) -->"
@@ -90,6 +91,8 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
                                      processes=config.repeats, imports=config.webui_imports, rng=rng,
                                      progress=progress, heap_objects=config.heap_objects,
                                      closure_edits=config.closure_edits),
+        "apply": lambda: run_apply(work / "apply", logs, saves=config.saves, warmup=config.warmup, rng=rng,
+                                   progress=progress),
         "ui": lambda: run_ui(work / "ui", logs, saves=config.ui_saves, reloads=config.ui_reloads, progress=progress),
     }
     started = time.monotonic()

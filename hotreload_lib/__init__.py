@@ -25,7 +25,10 @@ The pipeline, one module each:
     reloader.py     a small loop over the parts above, on one worker thread (worker.py)
     timings.py      how long the parts wait (shortened by tests)
     hooks.py        what a host lends the engine (busy?, its callbacks, script modules, page assets)
-    server.py       the page's routes: status, the buttons, the event stream
+    server.py       the page's routes: status, the buttons, the event stream, apply
+    origin.py       which site's page a request comes from: the routes' trust step
+    apply.py        apply and report: wait until the files saved are handled, say what happened
+    client.py       `python -m hotreload_lib apply`: the call from a script, standard library only
     stream.py       the event stream's transport: shared copies, per-client buffers, cut-offs
     ui.py           the "Hot Reload" tab
     host.py         the only module that touches the webui (`modules.*`)

@@ -348,6 +348,8 @@ def run(folder: Path, force_polling: str, port: int | None, tracked: list[Path] 
     try:
         url = page.launch()
         print(f"hot reload demo: open {url} and edit the .py files in {folder} (Ctrl+C stops)", flush=True)
+        print(f"hot reload demo: or save, then `python -m hotreload_lib apply --url {url.rstrip('/')}` says what "
+              "happened", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -58,6 +58,8 @@ class Reloader:
         self.worker = Worker("hot-reload-worker", self._work)
         self._stopping = self.worker.stopping
         self.reporter = Reporter(events, folder)
+        # The newest event an `apply` call answered with (apply.py): the next call reports from there.
+        self.answered_up_to = events.last_seq
         self.host = host = host or HostHooks()
         self.gate = RunGate(host.busy, self._announce_wait)
         registry.call_failures.listen(self.live_call_failed)
@@ -134,6 +136,45 @@ class Reloader:
         self.gate.apply_now()
         self._pending.wake()
 
+    # -- saves heard and handled, for `apply` (apply.py), from any thread ------------------------
+    def pass_markers(self, timeout: float) -> list[str]:
+        """Send a marker file through the watcher of each watched folder at once (supervise.py):
+        when this returns, every save made in them before it was called has been heard. Why a
+        folder could not be waited for, one line each."""
+        supervisors = [self.watch, *self.tracking.supervisors()]
+        notes: list[str] = [""] * len(supervisors)
+
+        def send(index: int) -> None:
+            notes[index] = supervisors[index].pass_marker(timeout)
+
+        threads = [threading.Thread(target=send, args=(index,), name="hot-reload-marker", daemon=True)
+                   for index in range(len(supervisors))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [note for note in notes if note]
+
+    @property
+    def saves_heard(self) -> int:
+        """The number of the newest save heard (coalesce.py numbers them)."""
+        return self._pending.heard
+
+    def unhandled(self, up_to: int | None = None) -> list[Path]:
+        """The paths with a save heard (up to number `up_to`) that was not handled yet."""
+        return list(map(Path, self._pending.unhandled(up_to)))
+
+    def wait_handled(self, up_to: int, timeout: float) -> list[Path]:
+        """Wait up to `timeout` s until every save heard up to number `up_to` has been handled; what
+        is left."""
+        with self._pending.settled:
+            self._pending.settled.wait_for(lambda: not self._pending.unhandled(up_to), timeout)
+        return self.unhandled(up_to)
+
+    def display(self, path: Path) -> str:
+        """`path` as the events name it."""
+        return self._reporter_of(path).display(path)
+
     def status(self) -> dict[str, Any]:
         return {
             "folder": str(self.folder),
@@ -181,9 +222,11 @@ class Reloader:
                 for path in self.gate.admit(list(map(Path, paths))):
                     if self._stopping.is_set():
                         break  # what is left is found by the scan of the next start
+                    number = self._pending.handling(path)
                     root = owner_of(self.roots(), path)
                     if root is not None:
                         self._guarded(root.handle, path)
+                    self._pending.handled(path, number)
                 if paths:
                     self._guarded(self.tracking.remember_new_modules)
                 if self.gate.reload_ui_due():

@@ -5,6 +5,8 @@
     GET  ./hot-reload/status     JSON: the live folder, watch mode, active replacements, recent events
     POST ./hot-reload/apply-now  run what waits for the end of a generation now (the toast's button)
     POST ./hot-reload/reload-ui  the host's Reload UI, as soon as no generation runs (the toast's button)
+    POST ./hot-reload/apply      wait until every file saved before the call is handled; JSON: what
+                                 happened since the previous call (apply.py: scripts, tests, assistants)
 
 Resuming: a page that reconnects sends `Last-Event-ID` (EventSource does it by itself) or `?since=N`
 and gets every event after N, once. A page that connects fresh gets only a `hello` (whose id is the
@@ -14,8 +16,8 @@ process's events from the start, which are exactly the ones it missed. Events th
 before the page got them are named by a `gap` message (and `dropped` in the hello). How the stream
 keeps a slow or stuck client from holding the server: stream.py.
 
-No route runs code a request names or reads a file; the two POST routes only ask the reloader to do
-now what it would do anyway (run files saved in the watched folders; rebuild the page). With gradio
+No route runs code a request names or reads a file; the POST routes only ask the reloader to do
+now what it would do anyway, or wait for it (run files saved in the watched folders; rebuild the page). With gradio
 auth on the app every route wants the login cookie, and every route refuses requests made by another
 site's page (gradio answers CORS `*`, so without auth any site open in the user's browser could
 otherwise read them, or make the webui rebuild its page).
@@ -29,13 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .apply import APPLY_PATH, answer_off_the_loop, parse_ask
 from .events import EventLog
+from .origin import cross_site, refusal_message
 from .registry import PatchRegistry, get_registry
 from .reloader import Reloader, get_events, get_reloader
 from .stream import HEARTBEAT_SECONDS, WRITE_TIMEOUT_SECONDS, EventStreamResponse, ServerView, StreamHub
@@ -45,7 +48,6 @@ STATUS_PATH = "/hot-reload/status"
 APPLY_NOW_PATH = "/hot-reload/apply-now"
 RELOAD_UI_PATH = "/hot-reload/reload-ui"
 RECENT_EVENTS = 50
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 AddRoute = Callable[..., Any]
 
@@ -135,48 +137,11 @@ async def logged_in(app: Any, request: Request) -> bool:
     return False
 
 
-# -- cross-site requests --------------------------------------------------------------------------
-def _host_and_port(netloc: str, scheme: str) -> tuple[str, int] | None:
-    """(host, port) of `netloc`, the port of `scheme` when it names none; None when it is no address."""
-    parts = urlsplit("//" + netloc)
-    try:
-        port = parts.port
-    except ValueError:  # not a number
-        return None
-    if not parts.hostname:
-        return None
-    return parts.hostname, port if port is not None else DEFAULT_PORTS[scheme]
-
-
-def cross_site(request: Request, *, changes_state: bool = False) -> str:
-    """Why the request comes from another site's page, or "" when it does not. A browser names the
-    page that made a request in `Origin` (on every cross-origin fetch and EventSource) and tells
-    `Sec-Fetch-Site`; a same-origin GET, a typed address, curl or a script send neither, or say so.
-    The Host is compared with the origin's scheme's default port: behind a TLS proxy the page is
-    https while the webui itself is plain http. A request that `changes_state` is refused from a
-    page of the same site but another origin too (another port or subdomain: "same-site")."""
-    fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
-    if fetch_site == "cross-site" or (changes_state and fetch_site == "same-site"):
-        return f"the browser says it comes from another site's page (Sec-Fetch-Site: {fetch_site})"
-    origin = request.headers.get("origin")
-    if origin is None:
-        return ""
-    host = request.headers.get("host", "")
-    page = urlsplit(origin)
-    scheme = page.scheme.lower()
-    if scheme in DEFAULT_PORTS:
-        address = _host_and_port(page.netloc, scheme)
-        if address is not None and address == _host_and_port(host, scheme):
-            return ""
-    return f"it comes from a page of {origin[:200]}, not of this server ({host[:200]})"
-
-
 async def _refusal(request: Request, *, changes_state: bool = False) -> JSONResponse | None:
     """None when the request may proceed, else the 403 (another site's page) or 401 response."""
-    why = cross_site(request, changes_state=changes_state)
+    why = cross_site(request.headers, changes_state=changes_state)
     if why:
-        return JSONResponse({"detail": f"Cross-site request refused: {why}. The hot reload routes answer "
-                                       "only the webui's own page."}, status_code=403)
+        return JSONResponse({"detail": refusal_message(why)}, status_code=403)
     app = request.app
     if not login_required(app) or await logged_in(app, request):
         return None
@@ -226,7 +191,8 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
     if has_routes(app):
         return False
     register = add_route or app.add_api_route
-    hub = StreamHub(feed.events, server or ServerView(), heartbeat=heartbeat, write_timeout=write_timeout)
+    view = server or ServerView()
+    hub = StreamHub(feed.events, view, heartbeat=heartbeat, write_timeout=write_timeout)
     # Names this app in every hello: a page that asked for Reload UI reloads itself once it is
     # greeted by the next app (each Reload UI makes one).
     app_id = secrets.token_hex(8)
@@ -252,6 +218,17 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
         reloader.apply_now()
         return JSONResponse({"asked": True})
 
+    async def hot_reload_apply(request: Request) -> Any:
+        reloader = await _reloader_to_ask(request, feed)
+        if isinstance(reloader, JSONResponse):
+            return reloader
+        try:
+            ask = parse_ask(request.query_params)
+        except ValueError as error:
+            return JSONResponse({"detail": str(error)}, status_code=400)
+        status_code, body = await answer_off_the_loop(reloader, ask, request.receive, view.closing)
+        return JSONResponse(body, status_code=status_code)
+
     async def hot_reload_reload_ui(request: Request) -> Any:
         reloader = await _reloader_to_ask(request, feed)
         if isinstance(reloader, JSONResponse):
@@ -265,4 +242,5 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
     register(STATUS_PATH, hot_reload_status, methods=["GET"], include_in_schema=False)
     register(APPLY_NOW_PATH, hot_reload_apply_now, methods=["POST"], include_in_schema=False)
     register(RELOAD_UI_PATH, hot_reload_reload_ui, methods=["POST"], include_in_schema=False)
+    register(APPLY_PATH, hot_reload_apply, methods=["POST"], include_in_schema=False)
     return True

@@ -136,6 +136,23 @@ class WatchSupervisor:
         else:
             log.info("[Hot Reload] watching %s (%s, %s)", self.folder, watch.mode, self.mode_reason)
 
+    def pass_marker(self, timeout: float) -> str:
+        """Send a marker file through the folder's watcher (watch.send_marker), from any thread:
+        once it comes back, every save made in the folder before has reached the sink. "" when it
+        came back within `timeout`, else why not (what waits on it then goes on without)."""
+        watch = self._watch
+        if watch is None:
+            return f"{self.what} {self.folder} is not watched now ({self.mode}: {self.mode_reason})"
+        from .watch import send_marker
+
+        passed = send_marker(self.folder, watch.handler, timeout, round_trip=True)
+        if passed is None:
+            return f"could not write a marker file into {self.what} {self.folder}, so saves whose file events had " \
+                   "not arrived yet were not waited for"
+        if not passed:
+            return f"the watcher of {self.what} {self.folder} did not report a marker file within {timeout:g} s"
+        return ""
+
     def stop(self) -> None:
         watch, self._watch = self._watch, None
         if watch is None:

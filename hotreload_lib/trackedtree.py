@@ -220,6 +220,9 @@ class Tracking:
     def folders(self) -> list[Path]:
         return list(self.trees)
 
+    def supervisors(self) -> list[WatchSupervisor]:
+        return [supervisor for _tree, supervisor in list(self.trees.values())]
+
     def check(self) -> None:
         for _tree, supervisor in list(self.trees.values()):
             supervisor.check()

@@ -17,8 +17,9 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ class LiveFolderHandler(FileSystemEventHandler):
         self.sink = sink
         self.close_events = close_events
         self.suffixes = suffixes
-        self.probe_seen: dict[str, threading.Event] = {}
+        self.markers: dict[str, Marker] = {}
 
     def dispatch(self, event: FileSystemEvent) -> None:
         # Runs on the observer's thread, which an exception would end: nothing may escape.
@@ -103,9 +104,9 @@ class LiveFolderHandler(FileSystemEventHandler):
 
     def _dispatch(self, event: FileSystemEvent) -> None:
         for path in _paths_of(event):
-            seen = self.probe_seen.get(path)
-            if seen is not None:
-                seen.set()
+            marker = self.markers.get(path)
+            if marker is not None:
+                (marker.gone if isinstance(event, FileDeletedEvent) else marker.appeared).set()
         for path, delay in self.due(event):
             self.sink(path, delay)
 
@@ -147,9 +148,18 @@ def in_symlinked_folder(folder: Path, path: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Marker:
+    """What the watcher reported of a marker file (send_marker)."""
+
+    appeared: threading.Event = field(default_factory=threading.Event)
+    gone: threading.Event = field(default_factory=threading.Event)
+
+
 @dataclass
 class WatchMode:
     observer: BaseObserver
+    handler: LiveFolderHandler
     mode: str  # "native" or "polling"
     backend: str
     reason: str
@@ -197,23 +207,36 @@ def _polling(folder: Path, sink: Sink, reason: str, suffixes: tuple[str, ...], *
     # and a symlinked file changes when the link does: what native events report too.
     observer = PollingObserverVFS(os.lstat, os.scandir, polling_interval=POLL_INTERVAL)  # type: ignore[arg-type]
     _start(observer, folder, handler, on_seen)
-    return WatchMode(observer, "polling", "PollingObserver", reason, fallback)
+    return WatchMode(observer, handler, "polling", "PollingObserver", reason, fallback)
 
 
-def _probe(folder: Path, handler: LiveFolderHandler) -> bool | None:
-    """True if a file written now is reported; None if the folder is not writable (no probe)."""
-    probe = folder / f"{PROBE_PREFIX}{os.getpid()}-{next(_probe_counter)}"
-    seen = handler.probe_seen[str(probe)] = threading.Event()
+def send_marker(folder: Path, handler: LiveFolderHandler, timeout: float, *, round_trip: bool = False) -> bool | None:
+    """Write a hidden marker file into `folder` and wait until `handler` hears of it: True when it
+    did within `timeout`, False when not, None when the folder is not writable. With `round_trip`,
+    the marker is then removed and its removal waited for too: by then every change made to the
+    folder before the marker was written has been dispatched to the handler. A native watcher
+    reports events in the order they happened; a polling one reports a file's removal in a later
+    scan than the one that found it, and that scan's events all go out before the next scan's."""
+    path = folder / f"{PROBE_PREFIX}{os.getpid()}-{next(_probe_counter)}"
+    marker = handler.markers[str(path)] = Marker()
+    deadline = time.monotonic() + timeout
     try:
         try:
-            probe.write_bytes(b"")
+            path.write_bytes(b"")
         except OSError:
             return None
-        return seen.wait(PROBE_TIMEOUT)
+        if not marker.appeared.wait(timeout):
+            return False
+        if not round_trip:
+            return True
+        path.unlink()
+        return marker.gone.wait(max(0.0, deadline - time.monotonic()))
+    except OSError:  # removed by someone else, or the folder went away meanwhile
+        return None
     finally:
-        handler.probe_seen.pop(str(probe), None)
+        handler.markers.pop(str(path), None)
         try:
-            probe.unlink()
+            path.unlink()
         except OSError:
             pass
 
@@ -242,7 +265,7 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "", suffixe
         hint = LIMIT_HINTS.get(error.errno or 0, "")
         reason = f"the native watcher ({backend}) could not start: {error}" + (f"; {hint}" if hint else "")
         return _polling(folder, sink, reason, suffixes, fallback=True, on_seen=on_seen)
-    arrived = _probe(folder, handler)
+    arrived = send_marker(folder, handler, PROBE_TIMEOUT)
     if arrived is False:
         observer.stop()
         return _polling(
@@ -252,4 +275,4 @@ def start_observer(folder: Path, sink: Sink, *, force_polling: str = "", suffixe
             suffixes, fallback=True, on_seen=on_seen,
         )
     reason = "file events arrive" if arrived else "folder not writable, probe skipped"
-    return WatchMode(observer, "native", backend, reason)
+    return WatchMode(observer, handler, "native", backend, reason)

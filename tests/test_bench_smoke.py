@@ -29,7 +29,7 @@ def test_results_have_every_part_and_the_machine(quick_run: tuple[dict, str]) ->
     results, _ = quick_run
     assert results["schema"] == 1
     assert results["errors"] == {}
-    assert {"latency", "rest", "scale", "toast", "stream", "update", "ui", "targets", "duration_s",
+    assert {"latency", "rest", "scale", "toast", "stream", "update", "apply", "ui", "targets", "duration_s",
             "config"} <= set(results)
     assert {"nproc", "cpu", "python", "file_system", "packages"} <= set(results["machine"])
 
@@ -109,3 +109,12 @@ def test_targets_and_the_table_are_printed(quick_run: tuple[dict, str]) -> None:
     assert "| subject | save | load |" in stdout and "Targets:" in stdout
     assert "Save → updated in place: a tracked module of" in stdout
     assert "An edit of route handlers nested in an `on_app_started` callback" in stdout
+
+
+def test_apply_part_timed_both_servers_and_each_answer_reported_its_save(quick_run: tuple[dict, str]) -> None:
+    results, stdout = quick_run
+    rows = {row["server"]: row for row in results["apply"]["rows"]}
+    assert set(rows) == {"webui", "watch"}
+    for row in rows.values():
+        assert STATS <= set(row) and row["missed"] == 0 and row["n"] == row["attempted"], row
+    assert "Save → `apply` answered" in stdout
