@@ -31,7 +31,7 @@ log = logging.getLogger("hot_reload")
 STYLESHEET_SUFFIXES = (".css",)
 SCRIPT_SUFFIXES = (".js", ".mjs")
 # Hot reload's own package: Reload UI never drops it (it holds the reloader), also when it is tracked.
-OWN_PACKAGE = __name__.partition(".")[0]
+OWN_PACKAGE = "hotreload_lib"
 
 
 class TrackedTree:
@@ -181,9 +181,9 @@ class TrackedTree:
         if not modules:
             if str(path) in self._awaiting and str(path) in self.failing:  # Reload UI did not load it again
                 needs = self._what_rebuilds_the_page()
-                self._fail(path, "no module runs it now: loading it afresh failed at the last Reload UI (the "
-                           f"webui's console says why); {'Reload UI' if needs == 'reload_ui' else 'restart'} "
-                           "to load it", needs=needs)
+                how = "Reload UI" if needs == "reload_ui" else "restart"
+                self._fail(path, "no module runs it now: the last Reload UI did not load it again (if importing "
+                           f"it failed, the webui's console says why); {how} to load it", needs=needs)
             elif str(path) not in self._said_not_loaded:
                 self._said_not_loaded.add(str(path))
                 log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
