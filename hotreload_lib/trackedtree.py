@@ -299,9 +299,11 @@ class Tracking:
             supervisor = WatchSupervisor(
                 folder, self.options, reporter, self.timings, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
                 when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False))
-            self.trees[folder] = (tree, supervisor)
             supervisor.check(first=True)
             tree.sync(again=True)
+            # Listed (the status shows it tracked) once what its modules run is known: an edit made
+            # after the status says so is compared with the text before it, never taken as the start.
+            self.trees[folder] = (tree, supervisor)
             supervisor.announce()
         return True
 
