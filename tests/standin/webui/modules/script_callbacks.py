@@ -1,9 +1,10 @@
 """Stand-in for the webui's modules/script_callbacks.py (HOST_CONTRACT.md §4), in A1111's shape.
 
 Each registrar appends a `ScriptCallback(script, callback, name)` to `callback_map["callbacks_<kind>"]`
-(on_before_reload's kind is "on_reload", as in A1111), `script` being the file that registered it: the first frame of the call stack outside this file, as
-A1111 finds it. `ordered_callbacks_map` caches sorted lists the way A1111 does (a cached list is
-used while its length matches). Registrars take the callback only: like SD.Next, a `name=` keyword
+(on_before_reload's kind is "on_reload", as in A1111, Forge and SD.Next), `script` being the file
+that registered it: the first frame of the call stack outside this file, as A1111 finds it.
+`ordered_callbacks_map` caches sorted lists the way A1111 does (a cached list is used while its
+length matches). Registrars take the callback only: like SD.Next, a `name=` keyword
 is a TypeError, so an extension that passes it fails here as it would there.
 """
 import dataclasses
