@@ -17,6 +17,7 @@ from tests.conftest import EventWatcher, webui_events, write
 from tests.standin.host import StandinWebui
 
 SCRIPT = textwrap.dedent("""
+    import ext_ns.tool
     from modules import scripts
     from ext_lib import Shape
 
@@ -61,6 +62,7 @@ def ext(webui: StandinWebui) -> Iterator[Path]:
     folder = webui.webui_root / "extensions" / "ext"
     write(folder / "scripts" / "ext.py", SCRIPT)
     write(folder / "ext_lib" / "__init__.py", EXT_LIB)
+    write(folder / "ext_ns" / "tool.py", "TOOL = 1\n")  # in a namespace package (no __init__.py)
     untracked = webui.webui_root / "extensions" / "untracked"
     write(untracked / "scripts" / "untracked.py", "import untracked_lib\n")
     write(untracked / "untracked_lib" / "__init__.py", "class Shape:\n    pass\n")
@@ -68,7 +70,7 @@ def ext(webui: StandinWebui) -> Iterator[Path]:
         webui.extension_dirs.append(extension)
         extensions.extensions.append(extensions.Extension(extension.name, str(extension)))
     yield folder
-    unload("ext_lib", "untracked_lib")
+    unload("ext_lib", "ext_ns", "untracked_lib")
 
 
 def start(webui: StandinWebui, tmp_path: Path, *tracked: Path) -> EventWatcher:
@@ -102,6 +104,7 @@ def test_a_class_shape_change_refused_in_place_applies_after_one_reload_ui(
         webui: StandinWebui, ext: Path, tmp_path: Path) -> None:
     watcher = start(webui, tmp_path, ext)
     helper, untracked, ours = sys.modules["ext_lib"], sys.modules["untracked_lib"], dict(our_modules())
+    namespace, tool = sys.modules["ext_ns"], sys.modules["ext_ns.tool"]
     edit(ext / "ext_lib" / "__init__.py", *BASES)
     refused = watcher.file(HELPER)
     assert (refused.outcome, refused.needs) == ("error", "reload_ui")
@@ -112,6 +115,7 @@ def test_a_class_shape_change_refused_in_place_applies_after_one_reload_ui(
     webui.reload_ui()
     fresh = sys.modules["ext_lib"]
     assert fresh is not helper, "the helper package must be imported afresh"
+    assert sys.modules["ext_ns"] is not namespace and sys.modules["ext_ns.tool"] is not tool
     shape = the_script().run(None)  # the Script instance the new UI made, from the script run again
     assert isinstance(shape, fresh.Other) and type(shape) is fresh.Shape
     loaded = watcher.file(HELPER)
