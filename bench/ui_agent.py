@@ -4,11 +4,13 @@ waits for shared.state.server_command == "restart", then closes the server and b
 again). `python -m bench.ui_agent WORK` prints one JSON line, {"url": ...}, and serves until killed."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 TAB_SCRIPT = '''
@@ -59,7 +61,13 @@ def serve(work: Path) -> None:
         time.sleep(RELOAD_UI_POLL_SECONDS)
         if shared.state.server_command == "restart":
             shared.state.server_command = None
-            threading.Thread(target=webui.serve_again, daemon=True).start()
+            threading.Thread(target=_in_an_event_loop, args=(webui.serve_again,), daemon=True).start()
+
+
+def _in_an_event_loop(work: Callable[[], object]) -> None:
+    """As the webui's main thread, which has an event loop: gradio 4 makes its queue's locks there."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    work()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ never edits the repository's files); greet.py replaces greet() below.
 Each tracked tree SRC is an extension as the webui sees it: its javascript/*.js in the head and its
 style.css before </body>, linked by `file=<path>?<mtime>` URLs that gradio's own file route serves.
 DemoWebui plays the rest of the webui's part: a generation that runs (a flag), and Reload UI (the
+tracked trees' modules are imported afresh, as the extensions' scripts import them again, and the
 demo serves a new app, as the webui does).
 
 The browser tests drive this same page, so what a new user sees first is what is tested.
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import html
+import importlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,6 +40,7 @@ from .server import Feed, add_routes
 from .stream import GradioServer
 from .ui import build_panel
 
+log = logging.getLogger("hot_reload")
 PACKAGE_DIR = Path(__file__).parent
 REPO_ROOT = PACKAGE_DIR.parent
 PLAYGROUND = REPO_ROOT / "playground"
@@ -223,7 +227,8 @@ class DemoWebui:
 
     def hooks(self) -> HostHooks:
         return HostHooks(busy=lambda: self.busy_reason, asset_url=webpath, reload_ui=self.reload_ui,
-                         why_no_reload_ui=self.why_no_reload_ui)
+                         why_no_reload_ui=self.why_no_reload_ui,
+                         extension_folders=lambda: [str(tree) for tree in self.tracked])
 
     def asset_urls(self) -> tuple[list[str], list[str]]:
         """(script URLs, stylesheet URLs) of the tracked trees, found anew for each page load."""
@@ -241,9 +246,23 @@ class DemoWebui:
         if why_not or page is None:
             return why_not
         # Elsewhere, as the webui's main loop does it: the reloader's thread goes on meanwhile.
-        threading.Thread(target=_in_an_event_loop, args=(page.reload_ui,), name="hot-reload-demo-reload-ui",
-                         daemon=True).start()
+        threading.Thread(target=_in_an_event_loop, args=(lambda: self._rebuild(page),),
+                         name="hot-reload-demo-reload-ui", daemon=True).start()
         return ""
+
+    @staticmethod
+    def _rebuild(page: DemoPage) -> None:
+        """The webui's Reload UI: the tracked modules leave sys.modules (before_reload), are imported
+        again (as the extensions' scripts import them), a new app is served, every live file runs again."""
+        reloader = page.feed.reloader()
+        for name in reloader.before_reload_ui() if reloader is not None else []:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the webui reports a script that fails to load and goes on
+                log.exception("[Hot Reload] demo: importing %s again failed", name)
+        page.reload_ui()
+        if reloader is not None:
+            reloader.rerun_all()
 
 
 def _in_an_event_loop(work: Callable[[], Any]) -> None:

@@ -20,6 +20,8 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
 - `reload_ui()`: rebuild the page now (the host's Reload UI); "" when asked, else why it cannot.
 - `why_no_reload_ui()`: why the host can never rebuild its page in process ("" when it can): what
   needs Reload UI then says restart instead.
+- `extension_folders()`: the folders of the webui's extensions, whose scripts its Reload UI executes
+  again: the modules a tracked tree has inside them are dropped first, so they are imported afresh.
 """
 from __future__ import annotations
 
@@ -77,6 +79,10 @@ def _no_assets() -> None:
     return None
 
 
+def _no_extensions() -> list[str]:
+    return []
+
+
 def _no_reload_ui() -> str:
     return "there is no webui page to rebuild here"
 
@@ -94,3 +100,4 @@ class HostHooks:
     refresh_assets: Callable[[], None] = _no_assets
     reload_ui: Callable[[], str] = _no_reload_ui
     why_no_reload_ui: Callable[[], str] = _no_reload_ui
+    extension_folders: Callable[[], list[str]] = _no_extensions

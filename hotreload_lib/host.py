@@ -461,7 +461,8 @@ def hooks() -> HostHooks:
     return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
                      script_modules=script_modules, rebuild_page=rebuild_page, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
-                     why_no_reload_ui=why_no_reload_ui, held_callables=held_callables)
+                     why_no_reload_ui=why_no_reload_ui, held_callables=held_callables,
+                     extension_folders=_extension_paths)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:
@@ -582,6 +583,15 @@ def on_app_started(demo: Any, app: Any) -> None:
             _app[0] = None
         add_page_routes(demo, app)
     start_watching()
+
+
+def on_before_reload() -> None:
+    """Reload UI (A1111/Forge), before the host executes the scripts again: the tracked extensions'
+    modules are taken out of sys.modules, so that the scripts import them afresh and a change that
+    could not apply in place (a class's bases, say) applies now. Called only while enabled."""
+    reloader = get_reloader()
+    if reloader is not None:
+        reloader.before_reload_ui()
 
 
 def on_ui_tabs() -> list[tuple[Any, str, str]]:

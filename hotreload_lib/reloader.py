@@ -131,6 +131,12 @@ class Reloader:
         self.gate.ask_reload_ui()
         self._pending.wake()
 
+    def before_reload_ui(self) -> list[str]:
+        """The host's Reload UI is about to execute the extensions' scripts again (called on its
+        thread): the tracked extensions' modules leave sys.modules, so that the scripts import them
+        afresh. Returns their names."""
+        return self.tracking.drop_modules()
+
     def apply_now(self) -> None:
         """Run what waits for the end of a generation now."""
         self.gate.apply_now()

@@ -38,11 +38,15 @@ def module_file(module: types.ModuleType) -> str | None:
     return path if isinstance(path, str) and path.endswith(".py") else None
 
 
+def _real(path: str | os.PathLike[str]) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
 def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.ModuleType] = (), *,
                       among: Iterable[types.ModuleType] | None = None) -> list[types.ModuleType]:
     """The loaded modules whose source is `path` (symlinks resolved): in `sys.modules` and `extra`,
     or only `among` these when given."""
-    target = os.path.normcase(os.path.realpath(path))
+    target = _real(path)
     # Called per saved file over thousands of modules: a C-level test of the name's end first, and
     # realpath (which touches the disk) only for the few modules with the right file name.
     tails = tuple({os.sep + os.path.normcase(os.path.basename(path)), os.sep + os.path.basename(target)})
@@ -53,7 +57,7 @@ def modules_from_file(path: str | os.PathLike[str], extra: Iterable[types.Module
         if file is None or id(module) in seen or not os.path.normcase(file).endswith(tails):
             continue
         seen.add(id(module))
-        if os.path.normcase(os.path.realpath(file)) == target:
+        if _real(file) == target:
             found.append(module)
     return found
 
@@ -75,6 +79,13 @@ def _modified_since(path: str, moment: float) -> bool:
 def read_text(path: str | os.PathLike[str]) -> str:
     """A source file's text, decoded as Python decodes it (PEP 263 declaration, universal newlines)."""
     return importlib.util.decode_source(read_source(Path(path)).data)
+
+
+def _text_or_none(path: str) -> str | None:
+    try:
+        return read_text(path)
+    except (OSError, ValueError, SyntaxError):  # gone, too large, or not decodable
+        return None
 
 
 @dataclass
@@ -101,6 +112,8 @@ class SourceStore:
         self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version | str] = weakref.WeakKeyDictionary()
         self._late: weakref.WeakSet[types.ModuleType] = weakref.WeakSet()  # loaded and edited before found
         self._scans: dict[str, _Scan] = {}
+        # real path -> the text of a file whose module the host is loading afresh (drop())
+        self._reloading: dict[str, str] = {}
 
     def snapshot(self, module: types.ModuleType, source: str | None = None) -> bool:
         """Remember `source` (read from the module's file now when not given) as what `module`
@@ -108,9 +121,8 @@ class SourceStore:
         path = module_file(module)
         if path is None:
             return False
-        try:
-            text = read_text(path) if source is None else source
-        except (OSError, ValueError, SyntaxError):  # gone, too large, or not decodable
+        text = _text_or_none(path) if source is None else source
+        if text is None:
             return False
         with self._lock:
             self._versions[module] = text
@@ -152,11 +164,42 @@ class SourceStore:
                 path = module_file(module)
                 if not path or not os.path.normcase(os.path.abspath(path)).startswith(prefixes):
                     continue
-                if scan is not None and _modified_since(path, scan.time):
+                expected = self._reloading.pop(_real(path), None) if self._reloading else None
+                if expected is not None:
+                    # Made afresh after drop(): it runs what the file held then, if it holds it still.
+                    if _text_or_none(path) == expected and self.snapshot(module, expected):
+                        taken.append(module)
+                    else:
+                        self._late.add(module)
+                elif scan is not None and _modified_since(path, scan.time):
                     self._late.add(module)
                 elif self.snapshot(module):
                     taken.append(module)
         return taken
+
+    def drop(self, modules: dict[str, types.ModuleType], reexecuted: Iterable[types.ModuleType] = ()) -> None:
+        """The host is about to load these modules afresh (its Reload UI): take `modules` out of
+        sys.modules, so that the next import of each loads its file again, and forget them. The
+        text of their files, and of `reexecuted` (script modules the host executes again), is
+        remembered as it is now: the new module of such a file is known to run that text when
+        snapshot_loaded() finds it and the file still holds it, however soon after a scan that was.
+        Under the lock that every update holds: no update runs meanwhile."""
+        with self._lock:
+            for name, module in modules.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
+                self._versions.pop(module, None)
+                self._late.discard(module)
+            # A file an earlier drop was for, whose module was not made again (its import failed),
+            # is loaded now if ever: as it is now.
+            paths = [*self._reloading, *(module_file(module) for module in [*modules.values(), *reexecuted])]
+            self._reloading.clear()
+            for path in filter(None, paths):
+                text = _text_or_none(path)
+                if text is not None:
+                    self._reloading[_real(path)] = text
+            for scan in self._scans.values():
+                scan.shape = (-1, "")  # sys.modules may look as it did, with new modules in it
 
     def modules(self) -> list[types.ModuleType]:
         """The modules it remembers, and those it found too late to know what they run: after

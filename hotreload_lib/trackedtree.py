@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import types
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ TRACKED_SUFFIXES = (".py", ".css", ".js", ".mjs")  # its modules, and the page a
 log = logging.getLogger("hot_reload")
 STYLESHEET_SUFFIXES = (".css",)
 SCRIPT_SUFFIXES = (".js", ".mjs")
+# Hot reload's own package: Reload UI never drops it (it holds the reloader), also when it is tracked.
+OWN_PACKAGE = "hotreload_lib"
 
 
 class TrackedTree:
@@ -45,6 +48,9 @@ class TrackedTree:
         self.failing: dict[str, ReloadEvent] = {}
         self._said_not_loaded: set[str] = set()
         self._forms: list[str] = []  # the host's other paths of the folder, found at each sync
+        # path -> the modules of a failing file that Reload UI is making afresh: while none is new
+        # the file still fails (its import failed, or nothing imported it yet)
+        self._awaiting: dict[str, list[weakref.ref[types.ModuleType]]] = {}
 
     # -- WatchedRoot ------------------------------------------------------------------------
     def sync(self, *, again: bool) -> None:
@@ -52,6 +58,7 @@ class TrackedTree:
         script modules). After missed events (`again` False), also apply what changed meanwhile."""
         self._forms = list(self.host.path_forms(str(self.folder)))
         self.store.snapshot_loaded(self.folder, self._script_modules(), self._forms)
+        self._settle_reloaded()
         if again:
             return
         for module in self._tracked_modules():
@@ -73,6 +80,82 @@ class TrackedTree:
     def release(self, *, stopping: bool) -> None:
         """Updates are not undone: they are the code on disk. What the tree ran stays known."""
 
+    # -- Reload UI --------------------------------------------------------------------------
+    def drop_modules(self) -> list[str]:
+        """Before the host's Reload UI executes the extensions' scripts again (on the host's
+        thread): take this tree's modules that belong to an extension out of sys.modules, so that
+        its scripts import them afresh and they run their files' code: a change refused in place
+        applies then. Never hot reload's own modules (they hold the reloader), nor those of a tree
+        that is no extension (the webui's own code would go on with the old ones). Returns the
+        names taken out."""
+        self._forms = list(self.host.path_forms(str(self.folder)))
+        extensions = self._extensions()
+        modules = {name: module for name, module in list(sys.modules.items())
+                   if self._imported_again(name, module, extensions)}
+        scripts = [module for module in self._script_modules() if self._executed_again(module, extensions)]
+        for path in list(self.failing):
+            stale = modules_from_file(path, among=self.store.modules())
+            self._awaiting[path] = [weakref.ref(module) for module in stale]
+        self.store.drop(modules, scripts)
+        return list(modules)
+
+    def _extensions(self) -> list[Path]:
+        return [Path(os.path.realpath(folder)) for folder in self.host.extension_folders()]
+
+    def _imported_again(self, name: str, module: object, extensions: list[Path]) -> bool:
+        """Whether `module`, sys.modules[name], is one drop_modules() takes out: it lies in this
+        tree and in an extension (a namespace package: all its folders do), and is not ours."""
+        if not isinstance(module, types.ModuleType) or name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + "."):
+            return False
+        path = module_file(module)
+        if path:
+            return self._inside(path, extensions)
+        if module.__dict__.get("__file__"):
+            return False  # compiled: it cannot be loaded again
+        try:
+            folders = [os.path.join(folder, "") for folder in module.__dict__.get("__path__") or []]
+        except TypeError:  # not a package's list of folders
+            return False
+        return bool(folders) and all(self._inside(folder, extensions) for folder in folders)
+
+    def _executed_again(self, module: types.ModuleType, extensions: list[Path]) -> bool:
+        """Whether `module` is one of this tree's scripts/*.py, which Reload UI executes again."""
+        path = module_file(module)
+        if not path or not self._inside(path, extensions):
+            return False
+        folder = Path(os.path.realpath(path)).parent
+        return folder.name == "scripts" and folder.parent in extensions
+
+    def _inside(self, path: str, extensions: list[Path]) -> bool:
+        """`path` lies in this tree (as its path reads) and in one of `extensions` (resolved)."""
+        if not path.startswith(self._prefixes()):
+            return False
+        parents = Path(os.path.realpath(path)).parents
+        return any(folder in parents for folder in extensions)
+
+    def _made_afresh_by_reload_ui(self, module: types.ModuleType) -> bool:
+        extensions = self._extensions()
+        name = module.__dict__.get("__name__")
+        imported = isinstance(name, str) and sys.modules.get(name) is module
+        return self._executed_again(module, extensions) or (imported and self._imported_again(name, module, extensions))
+
+    def _settle_reloaded(self) -> None:
+        """A failing file that Reload UI made a module of afresh runs the file's code now: it no
+        longer fails. One whose new module is not there (its import failed: the webui's console
+        says why) still does."""
+        for path, stale in list(self._awaiting.items()):
+            fresh = [module for module in modules_from_file(path, among=self.store.modules())
+                     if self.store.knows(module) and not any(ref() is module for ref in stale)]
+            if not fresh:
+                continue
+            del self._awaiting[path]
+            if self.failing.pop(path, None) is not None:
+                names = sorted({str(module.__dict__.get("__name__", "?")) for module in fresh})
+                self.reporter.publish(Path(path), "updated",
+                                      f"Reload UI loaded {', '.join(names)} afresh: it runs this file's code now",
+                                      changed=tuple({"name": name, "kind": "module", "action": "loaded afresh"}
+                                                    for name in names))
+
     # -- the status view ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "label": self.reporter.prefix,
@@ -82,8 +165,11 @@ class TrackedTree:
     def _script_modules(self) -> list[types.ModuleType]:
         return list(self.host.script_modules())
 
+    def _prefixes(self) -> tuple[str, ...]:
+        return tuple(os.path.join(form, "") for form in (str(self.folder), *self._forms))
+
     def _tracked_modules(self) -> list[types.ModuleType]:
-        prefixes = tuple(os.path.join(form, "") for form in (str(self.folder), *self._forms))
+        prefixes = self._prefixes()
         loaded = [*list(sys.modules.values()), *self._script_modules()]
         return [module for module in loaded if isinstance(module, types.ModuleType)
                 and (module_file(module) or "").startswith(prefixes) and self.store.knows(module)]
@@ -93,10 +179,16 @@ class TrackedTree:
         # Only the modules it knows can be updated: no scan of the thousands the webui has loaded.
         modules = modules_from_file(path, among=self.store.modules())
         if not modules:
-            if str(path) not in self._said_not_loaded:
+            if str(path) in self._awaiting and str(path) in self.failing:  # Reload UI did not load it again
+                needs = self._what_rebuilds_the_page()
+                how = "Reload UI" if needs == "reload_ui" else "restart"
+                self._fail(path, "no module runs it now: the last Reload UI did not load it again (if importing "
+                           f"it failed, the webui's console says why); {how} to load it", needs=needs)
+            elif str(path) not in self._said_not_loaded:
                 self._said_not_loaded.add(str(path))
                 log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
             return
+        self._awaiting.pop(str(path), None)  # what this save does is said now
         try:
             text = read_text(path)
         except (OSError, SourceTooLarge) as error:
@@ -108,7 +200,7 @@ class TrackedTree:
             return
         self.failing.pop(str(path), None)
         for module in modules:
-            self._report(path, self.store.update(module, text, self.host.held_callables))
+            self._report(path, self.store.update(module, text, self.host.held_callables), module)
 
     def _fail(self, path: Path, message: str, **fields: Any) -> None:
         self.failing[str(path)] = self.reporter.publish(path, "error", message, **fields)
@@ -118,7 +210,18 @@ class TrackedTree:
         the host has none in process (SD.Next, --nowebui, the standalone command)."""
         return "restart" if self.host.why_no_reload_ui() else "reload_ui"
 
-    def _report(self, path: Path, result: UpdateResult) -> None:
+    def _how_to_apply(self, module: types.ModuleType) -> tuple[str, str]:
+        """What a change refused in place needs (an event's `needs`), and how to say it: Reload UI
+        where it makes `module` afresh; else a restart (no Reload UI in process: SD.Next,
+        --nowebui, the command; or a module Reload UI keeps: hot reload's own, preload.py, one of
+        a tree that is no extension)."""
+        if self.host.why_no_reload_ui():
+            return "restart", "restart to apply"
+        if self._made_afresh_by_reload_ui(module):
+            return "reload_ui", "Reload UI to apply: it loads the extension's modules afresh"
+        return "restart", "restart to apply: Reload UI does not load this module again"
+
+    def _report(self, path: Path, result: UpdateResult, module: types.ModuleType) -> None:
         changed = tuple({"name": change.name, "kind": change.kind, "action": change.action}
                         for change in result.changed)
         if result.ok:
@@ -145,9 +248,8 @@ class TrackedTree:
             self.reporter.publish(path, "updated", message, duration_ms=result.duration_ms, modules=(result.module,),
                                   changed=changed, notes=tuple(notes), needs=needs)
         elif result.status == "refused":
-            needs = self._what_rebuilds_the_page()
-            self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was "
-                       f"({'Reload UI, or restart,' if needs == 'reload_ui' else 'restart'} to apply)",
+            needs, how = self._how_to_apply(module)
+            self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was ({how})",
                        duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes), needs=needs)
         else:
             assert result.error is not None
@@ -207,9 +309,11 @@ class Tracking:
             supervisor = WatchSupervisor(
                 folder, self.options, reporter, self.timings, suffixes=TRACKED_SUFFIXES, what="the tracked folder",
                 when_gone="its modules keep their last update", on_resumed=lambda tree=tree: tree.sync(again=False))
-            self.trees[folder] = (tree, supervisor)
             supervisor.check(first=True)
             tree.sync(again=True)
+            # Listed (the status shows it tracked) once what its modules run is known: an edit made
+            # after the status says so is compared with the text before it, never taken as the start.
+            self.trees[folder] = (tree, supervisor)
             supervisor.announce()
         return True
 
@@ -226,6 +330,14 @@ class Tracking:
     def check(self) -> None:
         for _tree, supervisor in list(self.trees.values()):
             supervisor.check()
+
+    def drop_modules(self) -> list[str]:
+        """Before the host's Reload UI: every tree's modules that it will import afresh are taken out
+        of sys.modules (TrackedTree.drop_modules); returns their names."""
+        dropped = [name for tree, _supervisor in list(self.trees.values()) for name in tree.drop_modules()]
+        if dropped:
+            log.info("[Hot Reload] Reload UI: the tracked modules are loaded afresh: %s", ", ".join(sorted(dropped)))
+        return dropped
 
     def remember_new_modules(self) -> None:
         """Snapshot the trees' modules imported since the last look (by a live file that just ran,

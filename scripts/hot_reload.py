@@ -51,6 +51,12 @@ def on_ui_tabs():
     return _host().on_ui_tabs()
 
 
+def on_before_reload() -> None:
+    if not _enabled():
+        return
+    _host().on_before_reload()
+
+
 def on_ui_settings() -> None:
     # Registers the settings, "Enable hot reload" included, so it runs when disabled too.
     _host().on_ui_settings()
@@ -59,3 +65,4 @@ def on_ui_settings() -> None:
 script_callbacks.on_app_started(on_app_started)
 script_callbacks.on_ui_settings(on_ui_settings)
 script_callbacks.on_ui_tabs(on_ui_tabs)
+script_callbacks.on_before_reload(on_before_reload)

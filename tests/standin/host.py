@@ -8,8 +8,11 @@
   holds an instance of each (modules/scripts.py);
 - app-started fires with a NEW FastAPI app each time; with --nowebui (start_api_only) no UI
   callbacks fire and app-started gets demo None;
-- "Reload UI" fires before_reload and script_unloaded, clears ALL callbacks, re-executes the scripts
-  and fires app-started again with a new app; sys.modules is left alone;
+- "Reload UI" in A1111's order (webui.py's loop): the demo is closed, the on_before_reload callbacks
+  fire ("callbacks_on_reload"), then the script_unloaded ones (in reverse), load_scripts clears ALL
+  callbacks and executes the scripts again (new module objects; what they import comes from
+  sys.modules, which the host leaves alone), ui_settings and ui_tabs build the UI, and app-started
+  fires with a new app;
 - serve() builds the page as A1111's create_ui does (modules/ui.py: on_ui_tabs tabs rendered into
   TabItems, ui-config.json), keeps it as shared.demo, and serves it with gradio on 127.0.0.1; the
   page's head gets a script.js that runs onUiLoaded, then every extension's javascript/*.js.
@@ -60,6 +63,7 @@ class StandinWebui:
         self.webui_root = webui_root
         self.extension_dirs = extension_dirs
         self.app: FastAPI | None = None
+        self.demo: Any = None
         self.apps_created = 0
         extensions.extensions[:] = [extensions.Extension(d.name, str(d)) for d in extension_dirs]
 
@@ -87,6 +91,7 @@ class StandinWebui:
     def start(self, demo: Any = None) -> FastAPI:
         from modules import script_callbacks
 
+        self.demo = demo
         self.load_scripts()
         script_callbacks.fire("ui_settings")
         self.ui_tabs = [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
@@ -171,15 +176,16 @@ class StandinWebui:
         from modules import script_callbacks, shared
 
         shared.demo.close()
-        script_callbacks.fire("before_reload")
-        script_callbacks.fire("script_unloaded")
-        script_callbacks.clear_callbacks()
-        return self.serve()
+        script_callbacks.fire("on_reload")
+        script_callbacks.fire("script_unloaded", reverse=True)
+        return self.serve()  # load_scripts() clears the callbacks first
 
     def reload_ui(self, demo: Any = None) -> FastAPI:
         from modules import script_callbacks
 
-        script_callbacks.fire("before_reload")
-        script_callbacks.fire("script_unloaded")
-        script_callbacks.clear_callbacks()
-        return self.start(demo)
+        close = getattr(self.demo, "close", None)
+        if callable(close):
+            close()
+        script_callbacks.fire("on_reload")
+        script_callbacks.fire("script_unloaded", reverse=True)
+        return self.start(demo)  # load_scripts() clears the callbacks first

@@ -1,16 +1,17 @@
 """Stand-in for the webui's modules/script_callbacks.py (HOST_CONTRACT.md §4), in A1111's shape.
 
-Each registrar appends a `ScriptCallback(script, callback, name)` to `callback_map["callbacks_<kind>"]`,
-`script` being the file that registered it: the first frame of the call stack outside this file, as
-A1111 finds it. `ordered_callbacks_map` caches sorted lists the way A1111 does (a cached list is
-used while its length matches). Registrars take the callback only: like SD.Next, a `name=` keyword
+Each registrar appends a `ScriptCallback(script, callback, name)` to `callback_map["callbacks_<kind>"]`
+(on_before_reload's kind is "on_reload", as in A1111, Forge and SD.Next), `script` being the file
+that registered it: the first frame of the call stack outside this file, as A1111 finds it.
+`ordered_callbacks_map` caches sorted lists the way A1111 does (a cached list is used while its
+length matches). Registrars take the callback only: like SD.Next, a `name=` keyword
 is a TypeError, so an extension that passes it fails here as it would there.
 """
 import dataclasses
 import inspect
 import os
 
-KINDS = ("app_started", "ui_settings", "ui_tabs", "before_reload", "script_unloaded", "image_saved",
+KINDS = ("app_started", "ui_settings", "ui_tabs", "on_reload", "script_unloaded", "image_saved",
          "model_loaded")
 
 
@@ -45,7 +46,7 @@ def on_ui_tabs(callback):
 
 
 def on_before_reload(callback):
-    _register("before_reload", callback)
+    _register("on_reload", callback)
 
 
 def on_script_unloaded(callback):
@@ -80,5 +81,7 @@ def clear_callbacks():
     ordered_callbacks_map.clear()
 
 
-def fire(kind, *args):
-    return [entry.callback(*args) for entry in list(ordered_callbacks(kind))]
+def fire(kind, *args, reverse=False):
+    """Call each callback of `kind` (A1111 calls the script_unloaded ones in reverse order)."""
+    entries = list(ordered_callbacks(kind))
+    return [entry.callback(*args) for entry in (reversed(entries) if reverse else entries)]

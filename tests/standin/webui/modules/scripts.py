@@ -1,7 +1,8 @@
-"""Stand-in for modules/scripts.py (HOST_CONTRACT.md §3, §12): every scripts/*.py of every extension
-is executed from file (script_loading.load_module, with the extension root first on sys.path only
-meanwhile); each Script subclass found is kept as a ScriptClassData, and a ScriptRunner holds one
-instance of each, made once per UI build, which a generation calls.
+"""Stand-in for modules/scripts.py (HOST_CONTRACT.md §3, §12): load_scripts() clears every callback,
+then executes every scripts/*.py of every extension from file (script_loading.load_module, with the
+extension root first on sys.path only meanwhile); a script that raises is reported on stderr and the
+others load, as A1111's errors.report does; each Script subclass found is kept as a ScriptClassData,
+and a ScriptRunner holds one instance of each, made once per UI build, which a generation calls.
 
 The ScriptRunner builds the scripts' UI as A1111 1.10's does (setup_ui): each script's ui() inside a
 `gr.Group` kept as `script.group`, its controls appended to the runner's flat `inputs` (first the
@@ -10,8 +11,9 @@ end with; a generation hands each always-on script's process() its slice of the 
 import dataclasses
 import os
 import sys
+import traceback
 
-from modules import script_loading
+from modules import script_callbacks, script_loading
 
 
 class AlwaysVisible:
@@ -125,6 +127,7 @@ scripts_txt2img = ScriptRunner()
 
 def load_scripts(extension_dirs):
     scripts_data.clear()
+    script_callbacks.clear_callbacks()
     modules = []
     for extension_dir in extension_dirs:
         folder = os.path.join(str(extension_dir), "scripts")
@@ -135,6 +138,10 @@ def load_scripts(extension_dirs):
             sys.path.insert(0, str(extension_dir))
             try:
                 module = script_loading.load_module(path)
+            except Exception:
+                print(f"*** Error loading script: {name}", file=sys.stderr)
+                traceback.print_exc()
+                continue
             finally:
                 sys.path[:] = saved_path
             modules.append(module)
