@@ -23,11 +23,17 @@ reloads (javascript/hot_reload.js keeps what the user typed across it).
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 REMOVED_TRIGGER = "hot_reload_removed"  # a gradio 3 event the page never fires: its slot is kept
+# Set in the config of each rebuilt page: gradio embeds the config in the page it serves
+# (window.gradio_config), so a page knows which build it shows, and the stream's hello says which
+# one the server has: a page loaded just before a rebuild, whose event it may never hear, sees it.
+PAGE_VERSION_KEY = "hot_reload_ui"
+_page_versions = itertools.count(1)
 Built = TypeVar("Built")
 
 
@@ -111,6 +117,7 @@ def recompute(demo: Any) -> None:
     """The config every page load gets from now on (and gradio 4's API description, which it embeds
     in every page and keeps: it names components)."""
     demo.config = demo.get_config_file()
+    demo.config[PAGE_VERSION_KEY] = next(_page_versions)
     for app in {id(app): app for app in (getattr(demo, "app", None), getattr(demo, "server_app", None))}.values():
         for cached in ("api_info", "all_app_info"):
             if getattr(app, cached, None) is not None:

@@ -203,7 +203,7 @@ def add_routes(app: Any, feed: Feed, *, server: ServerView | None = None, add_ro
             return refused
         start = resume_point(request.headers.get("last-event-id"), request.query_params.get("since"),
                              feed.events.last_seq)
-        return EventStreamResponse(hub, start, {**greeting(feed), "app": app_id})
+        return EventStreamResponse(hub, start, {**greeting(feed), "app": app_id, "ui": view.page_version()})
 
     async def hot_reload_status(request: Request) -> Any:
         refused = await _refusal(request)

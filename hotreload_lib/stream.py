@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from .events import EventLog, ReloadEvent
+from .pagesplice import PAGE_VERSION_KEY
 
 HEARTBEAT_SECONDS = 15.0
 # A send still waiting after this long means a client that does not read (a paused tab, a dead
@@ -98,6 +99,10 @@ class ServerView:
         would wait for them)."""
         return False
 
+    def page_version(self) -> int:
+        """Which build of the page the server gives a page load now (0: the one it started with)."""
+        return 0
+
 
 class GradioServer(ServerView):
     """The uvicorn server of a gradio demo (3.x and 4.x: `demo.server`), without keeping the demo
@@ -115,6 +120,11 @@ class GradioServer(ServerView):
 
     def closing(self) -> bool:
         return self._demo() is None or bool(getattr(self._server(), "should_exit", False))
+
+    def page_version(self) -> int:
+        config = getattr(self._demo(), "config", None)
+        version = config.get(PAGE_VERSION_KEY, 0) if isinstance(config, dict) else 0
+        return version if isinstance(version, int) else 0
 
     def _transport(self, scope: Scope) -> Any:
         connections = list(getattr(getattr(self._server(), "server_state", None), "connections", ()))

@@ -159,6 +159,11 @@ var hotReload = {
             }
             hotReload.app = hello.app;
         }
+        // The server rebuilt the UI after it served this page (while it loaded, or while its stream
+        // was down): the rebuild's event may be one it never hears as news.
+        if (typeof hello.ui === "number" && hello.ui > hotReload.pageVersion()) {
+            hotReload.rebuiltSoon({message: "the UI was rebuilt while this page loaded"});
+        }
         var first = hotReload.lastSeq === null;
         hotReload.liveAfter = typeof hello.last_seq === "number" ? hello.last_seq : hello.start;
         // A start below what this page has seen: the webui process was restarted and counts anew.
@@ -1003,6 +1008,14 @@ var hotReload = {
                 hotReload.show({kind: "info", title: notice.title, lines: (notice.lines || []).map(String)});
             }
         });
+    },
+
+    // Which build of the UI this page shows: gradio embeds the config it served in the page, and a
+    // rebuild numbers it (0: the one the webui started with). No config to read: never stale.
+    pageVersion: function() {
+        var config = window.gradio_config;
+        if (!config) return Infinity;
+        return typeof config.hot_reload_ui === "number" ? config.hot_reload_ui : 0;
     },
 
     rebuiltTitle: function(messages) {

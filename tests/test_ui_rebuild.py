@@ -357,3 +357,31 @@ def test_a_slider_added_to_a_script_ui_reaches_process_from_the_page(
     page.click("#txt2img_generate")
     page.wait_for_function(
         "() => document.querySelector('#txt2img_result textarea').value === 'a cat, Strength: [3, 42], After: [True]'")
+
+
+@pytest.mark.browser
+def test_a_page_that_was_loading_during_a_rebuild_reloads_into_it(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, browser: Any) -> None:
+    """Its stream says hello after the rebuild's event: no event is news to it, the hello's page build is."""
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        held: list[Any] = []
+
+        def hold(route: Any) -> None:
+            held.append(route)
+
+        page.route("**/hot-reload/events**", hold)  # the page loads; its stream waits
+        page.goto(url)
+        page.fill("#txt2img_prompt textarea", "typed while it loaded")
+        edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+        assert watcher.file("tab-ext/scripts/tab_ext.py").needs == "reload_now"
+        for route in held:
+            route.continue_()
+        page.unroute("**/hot-reload/events**", hold)
+        page.locator("button:text-is('Tab ext v2')").wait_for(timeout=20_000)
+        page.wait_for_function(
+            "() => document.querySelector('#txt2img_prompt textarea').value === 'typed while it loaded'")
+    finally:
+        context.close()
