@@ -14,6 +14,9 @@ class OptionInfo:
                  section=None, refresh=None, **_extra):
         self.default = default
         self.label = label
+        self.component = component
+        self.component_args = component_args
+        self.refresh = refresh
         self.onchange = onchange
         self.section = section
 
