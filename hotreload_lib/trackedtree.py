@@ -3,8 +3,10 @@ file that an already-loaded module came from updates that module in place (track
 modules and remembers what they run, modupdate.py applies the difference); a stylesheet or a script
 of its javascript/ folder is a page asset, which the open pages take up (CSS) or offer to reload (JS).
 
-A file no loaded module came from (preload.py, install.py, a module not imported yet) runs nothing:
-said once, at debug level, since editing one is normal work.
+The host runs an extension's preload.py and install.py only when it starts (install.py also after
+installing it): a save of either at the tree's root runs nothing and says so, although the host keeps
+preload.py's module (A1111: in `script_loading.loaded_scripts`). A file no loaded module came from (a
+module not imported yet) runs nothing: said once, at debug level, since editing one is normal work.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from .events import EventLog, ReloadEvent, Reporter
 from .hooks import HostHooks
-from .modupdate import UpdateResult
+from .modupdate import Change, UpdateResult
 from .runner import SourceTooLarge, error_info
 from .supervise import ObserverOptions, WatchSupervisor
 from .timings import Timings
@@ -29,6 +31,8 @@ TRACKED_SUFFIXES = (".py", ".css", ".js", ".mjs")  # its modules, and the page a
 log = logging.getLogger("hot_reload")
 STYLESHEET_SUFFIXES = (".css",)
 SCRIPT_SUFFIXES = (".js", ".mjs")
+# The files at an extension's root the host runs at its start only, and when.
+STARTUP_FILES = {"preload.py": "when the webui starts", "install.py": "when the webui starts or installs the extension"}
 
 
 class TrackedTree:
@@ -89,6 +93,10 @@ class TrackedTree:
                 and (module_file(module) or "").startswith(prefixes) and self.store.knows(module)]
 
     def _source_changed(self, path: Path) -> None:
+        if path.parent == self.folder and path.name in STARTUP_FILES:
+            self.reporter.publish(path, "info", f"{path.name} runs only {STARTUP_FILES[path.name]}: nothing ran "
+                                  "(restart the webui to apply it)", needs="restart")
+            return
         self.store.snapshot_loaded(self.folder, self._script_modules(), self._forms)  # imported since the last look
         # Only the modules it knows can be updated: no scan of the thousands the webui has loaded.
         modules = modules_from_file(path, among=self.store.modules())
@@ -107,8 +115,13 @@ class TrackedTree:
                        error=error_info(error, str(path)))
             return
         self.failing.pop(str(path), None)
-        for module in modules:
-            self._report(path, self.store.update(module, text))
+        results = [self.store.update(module, text) for module in modules]
+        applied = [result for result in results if result.ok]
+        if applied:
+            self._report_updated(path, applied)
+        for result in results:
+            if not result.ok:
+                self._report_failed(path, result)
 
     def _fail(self, path: Path, message: str, **fields: Any) -> None:
         self.failing[str(path)] = self.reporter.publish(path, "error", message, **fields)
@@ -118,23 +131,32 @@ class TrackedTree:
         the host has none in process (SD.Next, --nowebui, the standalone command)."""
         return "restart" if self.host.why_no_reload_ui() else "reload_ui"
 
-    def _report(self, path: Path, result: UpdateResult) -> None:
-        changed = tuple({"name": change.name, "kind": change.kind, "action": change.action}
-                        for change in result.changed)
-        if result.ok:
-            self.updated[result.module] = self.updated.get(result.module, 0) + 1
-            builders = self.host.page_builders(result.updated_functions)
-            notes = list(result.notes)
-            needs = ""
-            if builders:
-                needs = self._what_rebuilds_the_page()
-                how = "Reload UI" if needs == "reload_ui" else "restart the webui"
-                notes.insert(0, f"{', '.join(builders)} built the page: {how} to see what they make now")
-            what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
-            self.reporter.publish(path, "updated", f"updated {result.module} in {result.duration_ms:.1f} ms: {what}",
-                                  duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
-                                  notes=tuple(notes), needs=needs)
-        elif result.status == "refused":
+    def _report_updated(self, path: Path, results: list[UpdateResult]) -> None:
+        """One event per save, also when the host runs the file as more than one module (a script it
+        executes from file that is imported too): the modules named together, each change once."""
+        modules = tuple(result.module for result in results)
+        for module in modules:
+            self.updated[module] = self.updated.get(module, 0) + 1
+        changed: dict[str, Change] = {}  # by the name within its module
+        for result in results:
+            for change in result.changed:
+                changed.setdefault(change.name.removeprefix(result.module + "."), change)
+        builders = self.host.page_builders([function for result in results for function in result.updated_functions])
+        notes = list(dict.fromkeys(note for result in results for note in result.notes))
+        needs = ""
+        if builders:
+            needs = self._what_rebuilds_the_page()
+            how = "Reload UI" if needs == "reload_ui" else "restart the webui"
+            notes.insert(0, f"{', '.join(builders)} built the page: {how} to see what they make now")
+        duration_ms = sum(result.duration_ms for result in results)
+        what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in changed.values()) or "nothing changed"
+        self.reporter.publish(path, "updated", f"updated {' and '.join(modules)} in {duration_ms:.1f} ms: {what}",
+                              duration_ms=duration_ms, modules=modules, notes=tuple(notes), needs=needs,
+                              changed=tuple({"name": c.name, "kind": c.kind, "action": c.action}
+                                            for c in changed.values()))
+
+    def _report_failed(self, path: Path, result: UpdateResult) -> None:
+        if result.status == "refused":
             needs = self._what_rebuilds_the_page()
             self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was "
                        f"({'Reload UI, or restart,' if needs == 'reload_ui' else 'restart'} to apply)",
