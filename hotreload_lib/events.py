@@ -108,6 +108,8 @@ class ReloadEvent:
     asset: str = ""
     url: str = ""
     needs: str = ""  # what the user must do to see all of it: "reload_ui", "reload_page", "restart", or nothing
+    # "call": the error was raised when the webui called a replacement; the file's run had gone well.
+    during: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -418,6 +418,7 @@ def test_an_exception_raised_in_a_replacement_when_called_is_reported_once(live_
     assert len(raised) == 3 and str(raised[0]) == "no such user: bad"  # re-raised to the caller unchanged
     event = watcher.file("calls.py", "error")
     assert event.message.startswith("raised in your replacement of hot_reload_test_target.greet: LookupError")
+    assert event.during == "call"  # the page says "Failed when called", not a load error
     assert event.error is not None and event.error.line == 7
     first_frame = event.error.traceback.splitlines()[1]
     assert 'line 7, in greet' in first_frame  # from your frame: no forwarding frame at the def line
