@@ -16,6 +16,9 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
 - `reload_ui()`: rebuild the page now (the host's Reload UI); "" when asked, else why it cannot.
 - `why_no_reload_ui()`: why the host can never rebuild its page in process ("" when it can): what
   needs Reload UI then says restart instead.
+- `loads_extensions`: the host imports and runs the tracked trees' modules itself (a webui); without
+  one only live files import them, so a tracked tree must be importable and a save of a file no
+  module came from is worth saying.
 """
 from __future__ import annotations
 
@@ -72,3 +75,4 @@ class HostHooks:
     refresh_assets: Callable[[], None] = _no_assets
     reload_ui: Callable[[], str] = _no_reload_ui
     why_no_reload_ui: Callable[[], str] = _no_reload_ui
+    loads_extensions: bool = False

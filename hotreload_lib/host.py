@@ -276,7 +276,7 @@ def hooks() -> HostHooks:
     return HostHooks(busy=generation_running, lift_callbacks=lift_callbacks, put_back_callbacks=put_back_callbacks,
                      script_modules=script_modules, page_builders=page_builders, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
-                     why_no_reload_ui=why_no_reload_ui)
+                     why_no_reload_ui=why_no_reload_ui, loads_extensions=True)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:

@@ -77,6 +77,14 @@ class TrackedTree:
     def release(self, *, stopping: bool) -> None:
         """Updates are not undone: they are the code on disk. What the tree ran stays known."""
 
+    def check_importable(self) -> None:
+        """Without a webui only live files import the tree's modules: say so when they cannot, as
+        neither the folder (its modules) nor its parent (the folder as a package) is on sys.path."""
+        on_path = {os.path.realpath(entry or os.getcwd()) for entry in list(sys.path) if isinstance(entry, str)}
+        if not {str(self.folder), str(self.folder.parent)} & on_path:
+            self.reporter.notice(f"neither {self.folder} nor {self.folder.parent} is on sys.path, so live files "
+                                 "cannot import its modules: add one of them to PYTHONPATH", "info")
+
     # -- the status view ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "label": self.reporter.prefix,
@@ -103,7 +111,11 @@ class TrackedTree:
         if not modules:
             if str(path) not in self._said_not_loaded:
                 self._said_not_loaded.add(str(path))
-                log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
+                if self.host.loads_extensions:
+                    log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
+                else:  # only live files import it here: the user may wonder why nothing happened
+                    self.reporter.publish(path, "info", "no loaded module comes from it, so nothing ran: a live "
+                                          "file must import it first (said once per file)")
             return
         try:
             text = read_text(path)
@@ -223,6 +235,8 @@ class Tracking:
             supervisor.check(first=True)
             tree.sync(again=True)
             supervisor.announce()
+            if not self.host.loads_extensions:
+                tree.check_importable()
         return True
 
     def roots(self) -> list[TrackedTree]:
