@@ -110,6 +110,8 @@ class ReloadEvent:
     # What it takes to see all of it: "reload_ui", "reload_page" or "restart" (the user's to do),
     # "reload_now" (part of the page was rebuilt in place: the open pages reload themselves), or nothing.
     needs: str = ""
+    # "call": the error was raised when the webui called a replacement; the file's run had gone well.
+    during: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

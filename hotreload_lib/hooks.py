@@ -22,6 +22,9 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
   needs Reload UI then says restart instead.
 - `extension_folders()`: the folders of the webui's extensions, whose scripts its Reload UI executes
   again: the modules a tracked tree has inside them are dropped first, so they are imported afresh.
+- `loads_extensions`: the host imports and runs the tracked trees' modules itself (a webui); without
+  one only live files import them, so a tracked tree must be importable and a save of a file no
+  module came from is worth saying.
 """
 from __future__ import annotations
 
@@ -101,3 +104,4 @@ class HostHooks:
     reload_ui: Callable[[], str] = _no_reload_ui
     why_no_reload_ui: Callable[[], str] = _no_reload_ui
     extension_folders: Callable[[], list[str]] = _no_extensions
+    loads_extensions: bool = False

@@ -462,7 +462,7 @@ def hooks() -> HostHooks:
                      script_modules=script_modules, rebuild_page=rebuild_page, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
                      why_no_reload_ui=why_no_reload_ui, held_callables=held_callables,
-                     extension_folders=_extension_paths)
+                     extension_folders=_extension_paths, loads_extensions=True)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:
@@ -624,6 +624,25 @@ def _on_watching_change() -> None:
         start_watching()  # another folder or watch mode means a new reloader
 
 
+def _multiselect(choices: Callable[[], list[str]]) -> tuple[Any, Callable[[], dict[str, Any]]]:
+    """A setting's multiselect dropdown: the component and its arguments. On each page load the
+    host refreshes every setting with `gr.update(value=..., **arguments)`, which gradio 3.41 checks
+    against `Dropdown.update()`: it takes no `multiselect`, and one such setting fails the whole
+    refresh. So the host's own always-multiselect dropdown (A1111, Forge, SD.Next:
+    `ui_components.DropdownMulti`) is used, with the choices alone."""
+    import gradio as gr
+
+    try:
+        from modules import ui_components  # the host's; imported long before its settings are made
+
+        multi = getattr(ui_components, "DropdownMulti", None)
+    except ImportError:
+        multi = None
+    if isinstance(multi, type):
+        return multi, lambda: {"choices": choices()}
+    return gr.Dropdown, lambda: {"choices": choices(), "multiselect": True}  # a host without its own
+
+
 def on_ui_settings() -> None:
     import gradio as gr
 
@@ -644,8 +663,7 @@ def on_ui_settings() -> None:
         ),
         OPT_TRACKED: option_info(
             [], "Extensions developed live: their loaded modules, scripts, style.css and javascript/ follow your "
-            "edits (also --hot-reload-track DIR)", gr.Dropdown,
-            lambda: {"choices": sorted(installed_extensions()), "multiselect": True},
+            "edits (also --hot-reload-track DIR)", *_multiselect(lambda: sorted(installed_extensions())),
             section=SECTION, onchange=_on_tracked_change,
         ),
         OPT_POLLING: option_info(

@@ -27,6 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .pristine import BUILTINS
+
+__builtins__ = BUILTINS  # a live file that replaces a builtin never reaches this code (pristine.py)
+
 DISPATCH_PLACEHOLDER = "__hot_reload_dispatch__"
 _NO_SIGNATURE = object()
 

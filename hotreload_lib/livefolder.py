@@ -122,7 +122,7 @@ class LiveFolder:
             self._call_errors[target] = now
         info = error_info(error, owner)
         self.reporter.publish(Path(owner), "error", f"raised in your replacement of {target}: {info.summary} "
-                              "(the call failed; the replacement stays active)", error=info)
+                              "(the call failed; the replacement stays active)", error=info, during="call")
 
     def thread_failed(self, args: Any) -> None:
         """Report an exception that ended a thread, as an event of the live file in its traceback."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .inplace import InPlacePatch, unwrap_patchable
+from .pristine import BUILTINS
 from .targets import (
     ATTRIBUTE_ONLY_NOTE,
     MISSING,
@@ -44,6 +45,8 @@ from .targets import (
     resolve_target,
     with_target_class,
 )
+
+__builtins__ = BUILTINS  # a live file that replaces a builtin never reaches this code (pristine.py)
 
 __all__ = ["ATTRIBUTE_ONLY_NOTE", "MANUAL_OWNER", "PatchRegistry", "Replacement", "original", "replace", "restore",
            "restore_all"]
@@ -549,7 +552,8 @@ def original(obj: Any) -> Any:
     """What `obj` did before it was replaced. Called at any time from any thread, so every
     registry of the process is asked (tests and benchmarks run reloaders with their own)."""
     with _registries_lock:
-        others = list(_all_registries)
+        # Not list(): it asks the WeakSet's len(), a builtin that the replacement calling this may wrap.
+        others = [registry for registry in _all_registries]
     for registry in [get_registry(), *others]:
         found = registry.original(obj)
         if found is not obj:

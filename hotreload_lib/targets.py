@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .inplace import Unwrapped, clone_function, function_kind, strip_same_decorators, unwrap_patchable
+from .pristine import BUILTINS
+
+__builtins__ = BUILTINS  # a live file that replaces a builtin never reaches this code (pristine.py)
 
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 MISSING = object()

@@ -1,10 +1,13 @@
 """Which loaded modules come from a source file, and the source each one was last updated from.
 
 An update in place compares the new source of a file with the version the module runs, so that
-version must be known before the first edit: when tracking starts, the caller snapshots every
-loaded module of the tracked tree (`SourceStore.snapshot_loaded`), which reads each file as it is
-then. A file edited after its module was loaded and before the snapshot is compared with that
-edited text, not with what runs; Reload UI (or a restart) brings the two together again.
+version must be known before the first edit. A module of a tracked tree imported once tracking has
+begun (a package module, or a script the host executes from file, as Reload UI does) is known from
+the moment it is imported: an import hook records the very text the import compiled, so a file
+written a moment before it is imported and edited just after is compared with what runs. Modules
+loaded before tracking began are snapshotted when it begins (`SourceStore.snapshot_loaded` reads
+each file as it is then): a file edited after its module was loaded and before tracking began is
+compared with that edited text, not with what runs; Reload UI (or a restart) brings the two together.
 
 Modules are found by their `__file__`: in `sys.modules`, plus those the caller names (the host's
 script modules, which it keeps outside `sys.modules`). No heap scan.
@@ -15,19 +18,17 @@ import importlib.util
 import os
 import sys
 import threading
-import time
 import types
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from typing import Any
 
 from .codediff import Version, parse, reparse
 from .modupdate import UpdateResult, update_module
 from .runner import read_source
-
-_CLOCK_SLACK = 2.0  # seconds
 
 
 def module_file(module: types.ModuleType) -> str | None:
@@ -67,15 +68,6 @@ def _modules_shape() -> tuple[int, str]:
     return len(names), names[-1] if names else ""
 
 
-def _modified_since(path: str, moment: float) -> bool:
-    """The file changed at or after `moment`, or may have: a coarse file system clock (FAT keeps
-    2 s) counts as after."""
-    try:
-        return os.stat(path).st_mtime >= moment - _CLOCK_SLACK
-    except OSError:
-        return True
-
-
 def read_text(path: str | os.PathLike[str]) -> str:
     """A source file's text, decoded as Python decodes it (PEP 263 declaration, universal newlines)."""
     return importlib.util.decode_source(read_source(Path(path)).data)
@@ -92,11 +84,49 @@ def _text_or_none(path: str) -> str | None:
 class _Scan:
     """What snapshot_loaded saw of one tracked root."""
 
-    time: float
     seen: dict[int, weakref.ref[types.ModuleType]] = field(default_factory=dict)
     # How sys.modules looked: the same size and newest name mean nothing was imported since (a
     # module is added at the end), so a save need not walk the thousands the webui has loaded.
     shape: tuple[int, str] = (0, "")
+
+
+# The stores that want the source of each module imported from their trees, held weakly (a stopped
+# reloader's store goes); a tuple replaced whole, so that an import on any thread reads it unlocked.
+_listening: tuple[weakref.ref[SourceStore], ...] = ()
+_HOOK_MARK = "_hot_reload_wrapped"
+
+
+def _exec_recording(loader: SourceFileLoader, module: types.ModuleType) -> None:
+    """SourceFileLoader.exec_module, which every `import` of a .py file and every file the host
+    executes (spec_from_file_location) goes through: for a file of a tracked tree it compiles the
+    source it reads itself (never a cached .pyc, which may be older than the text) and hands that
+    very text to the stores before running it; any other file goes on as before."""
+    path = getattr(loader, "path", None)
+    key = os.path.normcase(os.path.abspath(path)) if isinstance(path, str) else ""
+    listening = [ref() for ref in _listening]
+    stores = [store for store in listening if store is not None and key and key.startswith(store.import_prefixes)]
+    if not stores:
+        _exec_recording._hot_reload_wrapped(loader, module)  # type: ignore[attr-defined]
+        return
+    data = loader.get_data(path)
+    code = loader.source_to_code(data, path)  # as the loader compiles it: a SyntaxError is the import's
+    text = importlib.util.decode_source(data)
+    for store in stores:
+        store.imported(module, text)
+    exec(code, module.__dict__)  # what the loader itself does with the code
+
+
+def _listen(store: SourceStore) -> None:
+    """Hand `store` the source of each module imported from its trees. The hook goes on
+    SourceFileLoader once per process (a copy of this module loaded again, as tests do, takes it
+    over rather than stacking a second one)."""
+    global _listening
+    _listening = (*(ref for ref in _listening if ref() not in (None, store)), weakref.ref(store))
+    current = SourceFileLoader.exec_module
+    if current is _exec_recording:
+        return
+    _exec_recording._hot_reload_wrapped = getattr(current, _HOOK_MARK, current)  # type: ignore[attr-defined]
+    SourceFileLoader.exec_module = _exec_recording  # type: ignore[method-assign]
 
 
 class SourceStore:
@@ -110,10 +140,24 @@ class SourceStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._versions: weakref.WeakKeyDictionary[types.ModuleType, Version | str] = weakref.WeakKeyDictionary()
-        self._late: weakref.WeakSet[types.ModuleType] = weakref.WeakSet()  # loaded and edited before found
         self._scans: dict[str, _Scan] = {}
-        # real path -> the text of a file whose module the host is loading afresh (drop())
-        self._reloading: dict[str, str] = {}
+        # What imports compiled, not yet taken into _versions: an import hands it over under a lock
+        # of its own, since it may hold a module's import lock that an update (under _lock) waits for.
+        self._imported: weakref.WeakKeyDictionary[types.ModuleType, str] = weakref.WeakKeyDictionary()
+        self._imported_lock = threading.Lock()
+        self.import_prefixes: tuple[str, ...] = ()  # the tracked roots' folders, as the import hook compares them
+
+    def imported(self, module: types.ModuleType, text: str) -> None:
+        """The import hook: `module` is about to run `text`."""
+        with self._imported_lock:
+            self._imported[module] = text
+
+    def _take_imported(self) -> None:
+        with self._imported_lock:
+            imported = list(self._imported.items())
+            self._imported.clear()
+        for module, text in imported:
+            self._versions[module] = text
 
     def snapshot(self, module: types.ModuleType, source: str | None = None) -> bool:
         """Remember `source` (read from the module's file now when not given) as what `module`
@@ -126,16 +170,15 @@ class SourceStore:
             return False
         with self._lock:
             self._versions[module] = text
-            self._late.discard(module)
         return True
 
     def snapshot_loaded(self, root: str | os.PathLike[str], extra: Iterable[types.ModuleType] = (),
                         forms: Iterable[str] = ()) -> list[types.ModuleType]:
-        """Snapshot every loaded module whose file lies under `root` and is not known yet; returns
-        the modules snapshotted. Call it when tracking `root` starts, and again before each update:
-        a module imported since the last call (inside a callback, say) is found then. If its file
-        changed after that last call, it may have changed after it was loaded, so what it runs is
-        unknown: it is not snapshotted, and updating it is refused.
+        """Start knowing what the modules of `root` run: from now on each one imported from it is
+        known from its import on; every loaded module whose file lies under `root` and is not known
+        yet is snapshotted from its file as it reads now. Returns the modules snapshotted. Call it
+        when tracking `root` starts, and again before each update: a module loaded in a way the
+        import hook does not see (another loader) is found then.
 
         A module's file is compared as its path reads, against `root` as given and resolved and its
         other `forms` (a symlink to it): a realpath per loaded module would cost the webui's start
@@ -145,12 +188,15 @@ class SourceStore:
         key = os.path.normcase(os.path.abspath(root))
         prefixes = tuple({os.path.join(os.path.normcase(os.path.abspath(form)), "")
                           for form in (root, os.path.realpath(root), *forms)})
-        now = time.time()
         taken = []
         with self._lock:
+            if not set(prefixes) <= set(self.import_prefixes):
+                self.import_prefixes = tuple({*self.import_prefixes, *prefixes})
+                _listen(self)
+            self._take_imported()
             scan = self._scans.get(key)
             shape = _modules_shape()
-            self._scans[key] = _Scan(now, scan.seen if scan else {}, shape)
+            self._scans[key] = _Scan(scan.seen if scan else {}, shape)
             seen = self._scans[key].seen
             fresh = []
             for module in list(sys.modules.values()) if scan is None or scan.shape != shape else []:
@@ -159,65 +205,46 @@ class SourceStore:
                     seen[id(module)] = weakref.ref(module)
                     fresh.append(module)
             for module in [*fresh, *extra]:
-                if not isinstance(module, types.ModuleType) or self.knows(module) or module in self._late:
+                if not isinstance(module, types.ModuleType) or module in self._versions:
                     continue
                 path = module_file(module)
-                if not path or not os.path.normcase(os.path.abspath(path)).startswith(prefixes):
-                    continue
-                expected = self._reloading.pop(_real(path), None) if self._reloading else None
-                if expected is not None:
-                    # Made afresh after drop(): it runs what the file held then, if it holds it still.
-                    if _text_or_none(path) == expected and self.snapshot(module, expected):
-                        taken.append(module)
-                    else:
-                        self._late.add(module)
-                elif scan is not None and _modified_since(path, scan.time):
-                    self._late.add(module)
-                elif self.snapshot(module):
+                if path and os.path.normcase(os.path.abspath(path)).startswith(prefixes) and self.snapshot(module):
                     taken.append(module)
         return taken
 
-    def drop(self, modules: dict[str, types.ModuleType], reexecuted: Iterable[types.ModuleType] = ()) -> None:
+    def drop(self, modules: dict[str, types.ModuleType]) -> None:
         """The host is about to load these modules afresh (its Reload UI): take `modules` out of
-        sys.modules, so that the next import of each loads its file again, and forget them. The
-        text of their files, and of `reexecuted` (script modules the host executes again), is
-        remembered as it is now: the new module of such a file is known to run that text when
-        snapshot_loaded() finds it and the file still holds it, however soon after a scan that was.
+        sys.modules, so that the next import of each loads its file again, and forget them. The new
+        modules are known from their import on (the import hook records what each one compiled).
         Under the lock that every update holds: no update runs meanwhile."""
         with self._lock:
             for name, module in modules.items():
                 if sys.modules.get(name) is module:
                     del sys.modules[name]
                 self._versions.pop(module, None)
-                self._late.discard(module)
-            # A file an earlier drop was for, whose module was not made again (its import failed),
-            # is loaded now if ever: as it is now.
-            paths = [*self._reloading, *(module_file(module) for module in [*modules.values(), *reexecuted])]
-            self._reloading.clear()
-            for path in filter(None, paths):
-                text = _text_or_none(path)
-                if text is not None:
-                    self._reloading[_real(path)] = text
             for scan in self._scans.values():
                 scan.shape = (-1, "")  # sys.modules may look as it did, with new modules in it
 
     def modules(self) -> list[types.ModuleType]:
-        """The modules it remembers, and those it found too late to know what they run: after
-        snapshot_loaded() these are all the modules an edit may be for."""
+        """The modules it knows: after snapshot_loaded() these are all the modules an edit may be for."""
         with self._lock:
-            return [*self._versions.keys(), *self._late]
+            self._take_imported()
+            return list(self._versions.keys())
 
     def knows(self, module: types.ModuleType) -> bool:
         with self._lock:
+            self._take_imported()
             return module in self._versions
 
     def source_of(self, module: types.ModuleType) -> str | None:
         with self._lock:
+            self._take_imported()
             version = self._versions.get(module)
         return version.text if isinstance(version, Version) else version
 
     def forget(self, module: types.ModuleType) -> None:
         with self._lock:
+            self._take_imported()
             self._versions.pop(module, None)
 
     def update(self, module: types.ModuleType, new_source: str,
@@ -225,12 +252,12 @@ class SourceStore:
         """Update `module` in place from its remembered source to `new_source`; on success that
         becomes the remembered source. One update at a time. `held`: see update_module."""
         with self._lock:
+            self._take_imported()
             old = self._versions.get(module)
             if old is None:
                 name = str(module.__dict__.get("__name__", "?"))
-                why = ("was imported after tracking began and its file changed before it was found"
-                       if module in self._late else "was not snapshotted when tracking began")
-                return UpdateResult("refused", name, reason=f"{name} {why}, so what it runs is unknown")
+                return UpdateResult("refused", name, reason=f"{name} was not snapshotted when tracking began (its "
+                                    "file could not be read), so what it runs is unknown")
             path = module_file(module) or (old.filename if isinstance(old, Version) else "")
             try:
                 if not isinstance(old, Version):

@@ -3,8 +3,10 @@ file that an already-loaded module came from updates that module in place (track
 modules and remembers what they run, modupdate.py applies the difference); a stylesheet or a script
 of its javascript/ folder is a page asset, which the open pages take up (CSS) or offer to reload (JS).
 
-A file no loaded module came from (preload.py, install.py, a module not imported yet) runs nothing:
-said once, at debug level, since editing one is normal work.
+The host runs an extension's preload.py and install.py only when it starts (install.py also after
+installing it): a save of either at the tree's root runs nothing and says so, although the host keeps
+preload.py's module (A1111: in `script_loading.loaded_scripts`). A file no loaded module came from (a
+module not imported yet) runs nothing: said once, at debug level, since editing one is normal work.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 
 from .events import EventLog, ReloadEvent, Reporter
 from .hooks import HostHooks
-from .modupdate import UpdateResult
+from .modupdate import Change, UpdateResult
 from .runner import SourceTooLarge, error_info
 from .supervise import ObserverOptions, WatchSupervisor
 from .timings import Timings
@@ -32,6 +34,8 @@ STYLESHEET_SUFFIXES = (".css",)
 SCRIPT_SUFFIXES = (".js", ".mjs")
 # Hot reload's own package: Reload UI never drops it (it holds the reloader), also when it is tracked.
 OWN_PACKAGE = "hotreload_lib"
+# The files at an extension's root the host runs at its start only, and when.
+STARTUP_FILES = {"preload.py": "when the webui starts", "install.py": "when the webui starts or installs the extension"}
 
 
 class TrackedTree:
@@ -92,11 +96,10 @@ class TrackedTree:
         extensions = self._extensions()
         modules = {name: module for name, module in list(sys.modules.items())
                    if self._imported_again(name, module, extensions)}
-        scripts = [module for module in self._script_modules() if self._executed_again(module, extensions)]
         for path in list(self.failing):
             stale = modules_from_file(path, among=self.store.modules())
             self._awaiting[path] = [weakref.ref(module) for module in stale]
-        self.store.drop(modules, scripts)
+        self.store.drop(modules)
         return list(modules)
 
     def _extensions(self) -> list[Path]:
@@ -156,6 +159,14 @@ class TrackedTree:
                                       changed=tuple({"name": name, "kind": "module", "action": "loaded afresh"}
                                                     for name in names))
 
+    def check_importable(self) -> None:
+        """Without a webui only live files import the tree's modules: say so when they cannot, as
+        neither the folder (its modules) nor its parent (the folder as a package) is on sys.path."""
+        on_path = {os.path.realpath(entry or os.getcwd()) for entry in list(sys.path) if isinstance(entry, str)}
+        if not {str(self.folder), str(self.folder.parent)} & on_path:
+            self.reporter.notice(f"neither {self.folder} nor {self.folder.parent} is on sys.path, so live files "
+                                 "cannot import its modules: add one of them to PYTHONPATH", "info")
+
     # -- the status view ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "label": self.reporter.prefix,
@@ -175,6 +186,10 @@ class TrackedTree:
                 and (module_file(module) or "").startswith(prefixes) and self.store.knows(module)]
 
     def _source_changed(self, path: Path) -> None:
+        if path.parent == self.folder and path.name in STARTUP_FILES:
+            self.reporter.publish(path, "info", f"{path.name} runs only {STARTUP_FILES[path.name]}: nothing ran "
+                                  "(restart the webui to apply it)", needs="restart")
+            return
         self.store.snapshot_loaded(self.folder, self._script_modules(), self._forms)  # imported since the last look
         # Only the modules it knows can be updated: no scan of the thousands the webui has loaded.
         modules = modules_from_file(path, among=self.store.modules())
@@ -186,7 +201,11 @@ class TrackedTree:
                            f"it failed, the webui's console says why); {how} to load it", needs=needs)
             elif str(path) not in self._said_not_loaded:
                 self._said_not_loaded.add(str(path))
-                log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
+                if self.host.loads_extensions:
+                    log.debug("[Hot Reload] %s: no loaded module comes from it; nothing runs", path)
+                else:  # only live files import it here: the user may wonder why nothing happened
+                    self.reporter.publish(path, "info", "no loaded module comes from it, so nothing ran: a live "
+                                          "file must import it first (said once per file)")
             return
         self._awaiting.pop(str(path), None)  # what this save does is said now
         try:
@@ -199,8 +218,13 @@ class TrackedTree:
                        error=error_info(error, str(path)))
             return
         self.failing.pop(str(path), None)
-        for module in modules:
-            self._report(path, self.store.update(module, text, self.host.held_callables), module)
+        results = [self.store.update(module, text, self.host.held_callables) for module in modules]
+        applied = [result for result in results if result.ok]
+        if applied:
+            self._report_updated(path, applied)
+        for module, result in zip(modules, results, strict=True):
+            if not result.ok:
+                self._report_failed(path, result, module)
 
     def _fail(self, path: Path, message: str, **fields: Any) -> None:
         self.failing[str(path)] = self.reporter.publish(path, "error", message, **fields)
@@ -221,33 +245,45 @@ class TrackedTree:
             return "reload_ui", "Reload UI to apply: it loads the extension's modules afresh"
         return "restart", "restart to apply: Reload UI does not load this module again"
 
-    def _report(self, path: Path, result: UpdateResult, module: types.ModuleType) -> None:
-        changed = tuple({"name": change.name, "kind": change.kind, "action": change.action}
-                        for change in result.changed)
-        if result.ok:
-            self.updated[result.module] = self.updated.get(result.module, 0) + 1
-            page = self.host.rebuild_page(result.updated_functions, (str(self.folder), *self._forms))
-            what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in result.changed) or "nothing changed"
-            message = f"updated {result.module} in {result.duration_ms:.1f} ms: {what}"
-            if page.error is not None:
-                info = error_info(page.error, str(path))
-                self._fail(path, f"{message}; rebuilding its tab failed, it is as it was: {info.summary}",
-                           duration_ms=result.duration_ms, modules=(result.module,), changed=changed,
-                           notes=tuple(result.notes), error=info)
-                return
-            notes = [*page.notes, *result.notes]
-            needs = ""
-            if page.waiting:
-                needs = self._what_rebuilds_the_page()
-                how = "Reload UI" if needs == "reload_ui" else "restart the webui"
-                notes.insert(0, f"{', '.join(page.waiting)} built the page: {how} to see what they make now")
-            elif page.rebuilt:
-                needs = "reload_now"
-            if page.rebuilt:
-                message += f"; rebuilt {', '.join(page.rebuilt)} in place"
-            self.reporter.publish(path, "updated", message, duration_ms=result.duration_ms, modules=(result.module,),
-                                  changed=changed, notes=tuple(notes), needs=needs)
-        elif result.status == "refused":
+    def _report_updated(self, path: Path, results: list[UpdateResult]) -> None:
+        """One event per save, also when the host runs the file as more than one module (a script it
+        executes from file that is imported too): the modules named together, each change once. What
+        the update means for the page is worked out once: rebuilt in place, or waiting for Reload UI."""
+        modules = tuple(result.module for result in results)
+        for module in modules:
+            self.updated[module] = self.updated.get(module, 0) + 1
+        changed: dict[str, Change] = {}  # by the name within its module
+        for result in results:
+            for change in result.changed:
+                changed.setdefault(change.name.removeprefix(result.module + "."), change)
+        changed_fields = tuple({"name": c.name, "kind": c.kind, "action": c.action} for c in changed.values())
+        notes = list(dict.fromkeys(note for result in results for note in result.notes))
+        duration_ms = sum(result.duration_ms for result in results)
+        what = ", ".join(f"{c.name} ({c.kind} {c.action})" for c in changed.values()) or "nothing changed"
+        message = f"updated {' and '.join(modules)} in {duration_ms:.1f} ms: {what}"
+        page = self.host.rebuild_page([function for result in results for function in result.updated_functions],
+                                      (str(self.folder), *self._forms))
+        if page.error is not None:
+            info = error_info(page.error, str(path))
+            self._fail(path, f"{message}; rebuilding its UI failed, the page is as it was: {info.summary}",
+                       duration_ms=duration_ms, modules=modules, changed=changed_fields, notes=tuple(notes),
+                       error=info)
+            return
+        notes[:0] = page.notes
+        needs = ""
+        if page.waiting:
+            needs = self._what_rebuilds_the_page()
+            how = "Reload UI" if needs == "reload_ui" else "restart the webui"
+            notes.insert(0, f"{', '.join(page.waiting)} built the page: {how} to see what they make now")
+        elif page.rebuilt:
+            needs = "reload_now"
+        if page.rebuilt:
+            message += f"; rebuilt {', '.join(page.rebuilt)} in place"
+        self.reporter.publish(path, "updated", message, duration_ms=duration_ms, modules=modules,
+                              changed=changed_fields, notes=tuple(notes), needs=needs)
+
+    def _report_failed(self, path: Path, result: UpdateResult, module: types.ModuleType) -> None:
+        if result.status == "refused":
             needs, how = self._how_to_apply(module)
             self._fail(path, f"cannot update {result.module} in place: {result.reason}; it is as it was ({how})",
                        duration_ms=result.duration_ms, modules=(result.module,), notes=tuple(result.notes), needs=needs)
@@ -315,6 +351,8 @@ class Tracking:
             # after the status says so is compared with the text before it, never taken as the start.
             self.trees[folder] = (tree, supervisor)
             supervisor.announce()
+            if not self.host.loads_extensions:
+                tree.check_importable()
         return True
 
     def roots(self) -> list[TrackedTree]:

@@ -330,9 +330,12 @@ var hotReload = {
         // "." is the folder itself: a notice of the reloader, not of a file.
         var file = event.file === "." ? "" : event.file || "";
         var error = event.error;
+        // Raised when the webui called a replacement: the file ran fine, and its replacement stays,
+        // which its message says (with the target), in place of the bare error.
+        var called = event.during === "call";
         var lines = [];
         if (error) {
-            lines.push(error.type + ": " + error.message);
+            lines.push(called && event.message ? event.message : error.type + ": " + error.message);
             if (error.line) lines.push({file: file, path: error.file || event.path, line: error.line});
         }
         // The message says what was kept and, for a module, which; an error record alone does not.
@@ -341,7 +344,7 @@ var hotReload = {
             kind: "error",
             file: file,
             seq: event.seq,
-            title: file ? "Error in " + file : "Hot reload error",
+            title: called ? "Failed when called: " + file : file ? "Error in " + file : "Hot reload error",
             lines: lines,
             notes: event.notes,
             traceback: error ? error.traceback : "",

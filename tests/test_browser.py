@@ -157,6 +157,21 @@ def test_save_error_fix_delete_each_shows_its_toast(served: tuple[DemoPage, Even
     assert "Restored: hotreload_lib.demo.greet" in removed.inner_text()
 
 
+def test_an_error_when_a_replacement_is_called_says_so_and_that_it_stays(
+        served: tuple[DemoPage, EventWatcher], live_dir: Path, open_page: Callable[..., Any]) -> None:
+    demo, watcher = served
+    page = open_page(demo.url)
+    write(live_dir / "greets_badly.py", GOOD.replace('return "{greeting}, " + name', "raise LookupError(name)"))
+    watcher.file("greets_badly.py", "ok")
+    page.click("#hot_reload_demo_greet")
+    toast = wait_toast(page, ".hot-reload-error", "Failed when called: greets_badly.py")
+    text = toast.inner_text()
+    assert "raised in your replacement of hotreload_lib.demo.greet: LookupError" in text
+    assert "the replacement stays active" in text and "Error in" not in text
+    (live_dir / "greets_badly.py").unlink()
+    watcher.file("greets_badly.py", "removed")
+
+
 def test_html_in_a_file_name_and_a_message_shows_as_text(served: tuple[DemoPage, EventWatcher], live_dir: Path,
                                                            open_page: Callable[..., Any]) -> None:
     demo, _watcher = served

@@ -43,6 +43,7 @@ SCRIPT = textwrap.dedent("""
     registered.append(on_saved)
 """)
 GREETING = 'def greet(name):\n    return "hello " + name\n'
+PRELOAD = 'RUNS = []\n\n\ndef preload(parser):\n    RUNS.append("preload")\n'
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def my_ext(webui: StandinWebui) -> Iterator[Path]:
     write(folder / "my_ext_lib" / "greeting.py", GREETING)
     write(folder / "style.css", "#my-ext { color: red; }\n")
     write(folder / "javascript" / "my_ext.js", "var myExt = 1;\n")
-    write(folder / "preload.py", "def preload(parser):\n    pass\n")
+    write(folder / "preload.py", PRELOAD)
+    write(folder / "install.py", "import launch\n")
     webui.extension_dirs.append(folder)
     from modules import extensions
 
@@ -264,6 +266,8 @@ def test_a_tracked_tree_never_runs_as_live_files(webui: StandinWebui, tmp_path: 
     watcher.file("plain.py", "ok")
     write(inside / "never.py", "raise SystemExit('ran as a live file, after a save')\n")
     write(inside / "preload.py", "def preload(parser):\n    pass\n")
+    first = watcher.next(lambda e: e.file.endswith(("never.py", "preload.py")))
+    assert (first.file, first.outcome) == ("my-other-ext/preload.py", "info")  # saying nothing ran
     assert [e for e in watcher.quiet(0.5) if e.file.endswith(("never.py", "preload.py"))] == []
 
 
@@ -356,3 +360,68 @@ def test_the_tab_lists_the_tracked_trees_and_the_modules_updated(webui: StandinW
     watcher.file("my-ext/my_ext_lib/greeting.py", "updated")
     summary = summary_html(status(sys.modules["hotreload_lib.host"].feed()))
     assert "<b>Developed live:</b> <code>my-ext</code>" in summary and "my_ext_lib.greeting ×1" in summary
+
+
+def test_a_module_written_just_before_its_import_and_edited_at_once_is_updated(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    """A code generator, `git checkout` or an assistant writes a module a moment before the
+    extension first imports it (inside a callback, after tracking began), and it is saved again at
+    once: the save applies, and every later one."""
+    import importlib
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    fresh_file = my_ext / "my_ext_lib" / "fresh.py"
+    write(fresh_file, 'def made():\n    return "v1"\n')
+    fresh = importlib.import_module("my_ext_lib.fresh")
+    write(fresh_file, 'def made():\n    return "v2"\n')  # the same second, before any scan
+
+    def applied_or_not(event: Any) -> bool:
+        # The first write's own file event may be handled after the import: "nothing changed" then.
+        return event.file == "my-ext/my_ext_lib/fresh.py" and (event.outcome != "updated" or bool(event.changed))
+
+    event = watcher.next(applied_or_not)
+    assert event.outcome == "updated" and fresh.made() == "v2", event.message
+    edit(fresh_file, '"v2"', '"v3"')
+    assert watcher.next(applied_or_not).outcome == "updated" and fresh.made() == "v3"
+
+
+def test_preload_and_install_of_a_tracked_extension_never_run_again(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path) -> None:
+    """The host keeps preload.py's module (A1111: script_loading.loaded_scripts), but runs the file
+    only at its start: a save runs nothing, and the event says so."""
+    from modules import script_loading
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    preload = script_loading.loaded_scripts[str(my_ext / "preload.py")]
+    assert preload.RUNS == ["preload"]
+    edit(my_ext / "preload.py", 'RUNS = []\n', 'RUNS = []\nRUNS.append("saved")\n')
+    event = watcher.file("my-ext/preload.py")
+    assert (event.outcome, event.needs) == ("info", "restart")
+    assert event.message == "preload.py runs only when the webui starts: nothing ran (restart the webui to apply it)"
+    assert preload.RUNS == ["preload"]
+    edit(my_ext / "install.py", "import launch\n", "raise SystemExit('ran')\n")
+    event = watcher.file("my-ext/install.py")
+    assert event.outcome == "info" and event.message.startswith("install.py runs only when the webui starts or")
+
+
+def test_a_file_the_host_runs_as_two_modules_is_one_event_naming_both(
+        webui: StandinWebui, my_ext: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from modules import script_loading
+
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    path = my_ext / "scripts" / "my_ext.py"
+    spec = importlib.util.spec_from_file_location("my_ext_scripts", path)
+    assert spec is not None and spec.loader is not None
+    imported = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "my_ext_scripts", imported)  # the same file imported as well
+    spec.loader.exec_module(imported)
+    script = script_loading.loaded_scripts[str(path)]
+
+    edit(path, '"run v1, "', '"run v2, "')
+    event = watcher.file("my-ext/scripts/my_ext.py")
+    assert event.outcome == "updated" and set(event.modules) == {"my_ext.py", "my_ext_scripts"}
+    assert [change["name"] for change in event.changed] in (["my_ext.py.MyScript.run"], ["my_ext_scripts.MyScript.run"])
+    assert watcher.quiet(0.3) == []
+    assert script.MyScript().run(None).startswith("run v2") and imported.MyScript().run(None).startswith("run v2")

@@ -565,3 +565,39 @@ def test_api_only_mode_watches_and_serves_the_routes(webui: StandinWebui, tmp_pa
         ours.handlers.clear()
         ours.propagate = True
         ours.setLevel(logging.NOTSET)
+
+
+def test_the_settings_refresh_on_page_load_works(webui: StandinWebui, tmp_path: Path) -> None:
+    """The host refreshes every setting on each page load in one request (A1111's ui_settings:
+    `gr.update(value=..., **component_args)` per setting, checked by gradio against the component):
+    ours must not fail it, and the tracked extensions stay a multiselect dropdown of the installed ones."""
+    import gradio as gr
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from modules import shared, ui_settings
+
+    live = tmp_path / "live"
+    live.mkdir()
+    webui.preload(["--hot-reload-dir", str(live)])
+    webui.start()
+    shared.opts.set("hot_reload_tracked_extensions", ["other"])
+    settings = ui_settings.UiSettings()
+    with gr.Blocks() as demo:
+        settings.create_ui().render()
+        settings.add_functionality(demo)
+    keys = [key for key in shared.opts.data_labels if key in shared.settings_components]
+    app = gr.mount_gradio_app(FastAPI(), demo, path="/")
+    with TestClient(app) as client:
+        config = client.get("/config").json()
+        [load] = [dependency.get("id", index) for index, dependency in enumerate(config["dependencies"])
+                  if dependency.get("trigger") == "load"
+                  or any(isinstance(target, list) and target[1] == "load" for target in dependency["targets"])]
+        refreshed = client.post("/run/predict", json={"fn_index": load, "data": [], "session_hash": "page"})
+    assert refreshed.status_code == 200, refreshed.text
+    tracked = refreshed.json()["data"][keys.index("hot_reload_tracked_extensions")]
+    assert tracked["choices"] in (["my-hot-reload-copy", "other"],
+                                  [["my-hot-reload-copy", "my-hot-reload-copy"], ["other", "other"]])  # gradio 4
+    assert tracked["value"] == ["other"]
+    [dropdown] = [component for component in config["components"]
+                  if component.get("props", {}).get("elem_id") == "setting_hot_reload_tracked_extensions"]
+    assert dropdown["props"]["multiselect"] is True

@@ -373,23 +373,44 @@ def test_cli_tracks_a_source_tree_and_updates_what_live_files_imported(live_dir:
     source = tmp_path / "src"
     write(source / "cli_tracked_pkg" / "__init__.py", "")
     write(source / "cli_tracked_pkg" / "words.py", "def word():\n    return 'one'\n")
-    # Written a while ago, as an extension's files are: one written within the mtime slack of the
-    # tracking start might have changed after it was imported, and is refused.
-    old = time.time() - 60
-    os.utime(source / "cli_tracked_pkg" / "words.py", (old, old))
-    write(live_dir / "uses.py", f"import sys\nsys.path.insert(0, {str(source)!r})\nimport cli_tracked_pkg.words\n")
+    write(live_dir / "uses.py", "import cli_tracked_pkg.words\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotreload_lib", "watch", str(live_dir), "--track", str(source)], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])},
+    )
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["outcome"] == "ok"  # uses.py ran and imported the package
+        write(source / "cli_tracked_pkg" / "words.py", "def word():\n    return 'two'\n")  # at once: no clock window
+        event = json.loads(process.stdout.readline())
+        assert (event["file"], event["outcome"], event["modules"]) == (
+            "src/cli_tracked_pkg/words.py", "updated", ["cli_tracked_pkg.words"])
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_cli_says_when_a_tracked_tree_cannot_be_imported_and_when_a_save_ran_nothing(
+        live_dir: Path, tmp_path: Path) -> None:
+    """Without a webui only live files import a tracked tree's modules: the command says so."""
+    repo = Path(__file__).resolve().parents[1]
+    source = tmp_path / "elsewhere" / "src"
+    write(source / "never_imported.py", "X = 1\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "hotreload_lib", "watch", str(live_dir), "--track", str(source)], cwd=repo,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert process.stdout is not None
-        assert json.loads(process.stdout.readline())["outcome"] == "ok"  # uses.py ran and imported the package
-        time.sleep(0.05)
-        write(source / "cli_tracked_pkg" / "words.py", "def word():\n    return 'two'\n")
+        notice = json.loads(process.stdout.readline())
+        assert notice["outcome"] == "info" and notice["message"] == (
+            f"neither {source.resolve()} nor {source.resolve().parent} is on sys.path, so live files cannot import "
+            "its modules: add one of them to PYTHONPATH")
+        write(source / "never_imported.py", "X = 2\n")
         event = json.loads(process.stdout.readline())
-        assert (event["file"], event["outcome"], event["modules"]) == (
-            "src/cli_tracked_pkg/words.py", "updated", ["cli_tracked_pkg.words"])
+        assert (event["file"], event["outcome"]) == ("src/never_imported.py", "info")
+        assert event["message"].startswith("no loaded module comes from it, so nothing ran: a live file must import")
     finally:
         process.terminate()
         process.wait(10)
@@ -418,6 +439,7 @@ def test_an_exception_raised_in_a_replacement_when_called_is_reported_once(live_
     assert len(raised) == 3 and str(raised[0]) == "no such user: bad"  # re-raised to the caller unchanged
     event = watcher.file("calls.py", "error")
     assert event.message.startswith("raised in your replacement of hot_reload_test_target.greet: LookupError")
+    assert event.during == "call"  # the page says "Failed when called", not a load error
     assert event.error is not None and event.error.line == 7
     first_frame = event.error.traceback.splitlines()[1]
     assert 'line 7, in greet' in first_frame  # from your frame: no forwarding frame at the def line

@@ -675,3 +675,34 @@ def test_a_method_of_a_copied_class_calls_super_of_the_target(registry: PatchReg
     assert edited().greet() == "edited+base"
     registry.restore_all()
     assert (made_before.greet(), module.Child().greet(), made_before.size) == ("target+base",) * 2 + (11,)
+
+
+def test_a_replaced_builtin_never_runs_inside_the_registry() -> None:
+    """replace(builtins, "len", ...) changes len() for every module, but not for the code that
+    applies and undoes replacements: a wrapper calling original(len) does not call back into it
+    (it deadlocked), and one that misbehaves does not break its own restore() (an IndexError that
+    left len replaced)."""
+    import builtins
+
+    real_len = builtins.len
+    registry = PatchRegistry()
+    calls: list[int] = []
+
+    def counting_len(obj: Any) -> int:
+        calls.append(1)
+        return original(real_len)(obj)
+
+    handle = registry.replace(builtins, "len", counting_len)
+    try:
+        assert handle.mode == "attribute" and builtins.len is counting_len
+        assert builtins.len([1, 2, 3]) == 3 and calls == [1]  # only the call above
+    finally:
+        handle.restore()
+    assert builtins.len is real_len and calls == [1]
+
+    broken = registry.replace(builtins, "len", lambda obj: 42)
+    try:
+        assert broken.restore() == ["builtins.len"]
+    finally:
+        builtins.len = real_len  # never leave the test run broken, whatever restore() did
+    assert registry.active() == []

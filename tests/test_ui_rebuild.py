@@ -165,7 +165,7 @@ def test_a_tab_whose_builder_raises_stays_as_it_was(webui: StandinWebui, tab_ext
     edit(tab_ext / "tab_lib" / "rows.py", '    out = gr.Textbox(label="Greeting", elem_id="tab_ext_greeting")\n',
          '    out = gr.Textbox(label="Greeting", elem_id="tab_ext_greeting")\n    1 / 0\n')
     failed = watcher.file("tab-ext/tab_lib/rows.py")
-    assert failed.outcome == "error" and "rebuilding its tab failed" in failed.message
+    assert failed.outcome == "error" and "rebuilding its UI failed" in failed.message
     assert "ZeroDivisionError" in failed.message and failed.error is not None and failed.error.line == 7
     assert labels(page_config(url)) == labels(before)
     assert click(url, page_config(url), "tab_ext_greet", "you") == "hello you"
