@@ -101,7 +101,8 @@ def test_a_save_the_watcher_has_not_reported_yet_is_waited_for(make_reloader: Ca
 
 
 def test_a_tracked_trees_saves_are_waited_for_and_reported(make_reloader: Callable[..., Any], serve_page: ServePage,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable, as a tracked tree must be without a webui
     tree = tmp_path / "my-ext"
     write(tree / "style.css", "#my-ext { color: red; }\n")
     reloader, _watcher = make_reloader(tracked=[tree])
