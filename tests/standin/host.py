@@ -22,6 +22,7 @@ The extension is copied into extensions/<some other name>/, so nothing may assum
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -121,6 +122,10 @@ class StandinWebui:
         Returns the page's URL."""
         from modules import script_callbacks, shared, ui
 
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:  # an asyncio.run() on this thread before: the webui's main thread has a loop,
+            asyncio.set_event_loop(asyncio.new_event_loop())  # in which gradio 4 makes its queue's locks
         self.load_scripts()
         script_callbacks.fire("ui_settings")
         demo = shared.demo = ui.create_ui()
