@@ -76,7 +76,7 @@ class Agent:
         values = self._target_values()
         if self.config.get("pre_import"):
             # Counted apart (rest.py measures imports): here only what watching the tree adds.
-            import hotreload_lib.watch  # noqa: F401
+            import hotreload_lib.watching.watch  # noqa: F401
         from hotreload_lib.reloader import ensure_started, get_events
 
         get_events().subscribe(self._count)

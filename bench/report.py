@@ -323,7 +323,7 @@ def rest_table(rest: dict[str, Any]) -> list[str]:
          f"{median('imports_bare', 'package_ms')} / {median('imports_warm', 'package_ms')}"],
         ["+ `hotreload_lib.host` (the callbacks' adapter), webui's stdlib loaded",
          median("imports_warm", "host_ms")],
-        ["+ `hotreload_lib.watch` (watchdog; on the reloader's thread)", median("imports_warm", "watch_ms")],
+        ["+ `hotreload_lib.watching.watch` (watchdog; on the reloader's thread)", median("imports_warm", "watch_ms")],
         ["ui_settings callback (first to run: loads hotreload_lib)", median("callbacks", "ui_settings_ms")],
         ["app_started callback (starts the reloader)", median("callbacks", "app_started_ms")],
         ["… until the reloader watches (its own thread)", median("callbacks", "watching_ms")],

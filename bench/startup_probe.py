@@ -49,7 +49,7 @@ def imports(mode: str) -> dict[str, Any]:
 
     host_ms = _ms(started)
     started = time.perf_counter()
-    import hotreload_lib.watch  # noqa: F401
+    import hotreload_lib.watching.watch  # noqa: F401
 
     return {"package_ms": package_ms, "host_ms": host_ms, "watch_ms": _ms(started)}
 

@@ -138,7 +138,7 @@ def _start_cost_process(config: dict[str, Any]) -> dict[str, Any]:
     importlib.import_module(EXTENSION_PACKAGE)
     scripts = [_load_script(path) for path in sorted((root / "scripts").glob("*.py"))]
     started = time.perf_counter()
-    from hotreload_lib.tracked import SourceStore
+    from hotreload_lib.update.tracked import SourceStore
 
     import_ms = (time.perf_counter() - started) * 1000
     snapshots_ms = []
@@ -171,8 +171,8 @@ def _closures_process(config: dict[str, Any]) -> dict[str, Any]:
     for name in config["imports"]:
         importlib.import_module(name)
     from hotreload_lib import host
-    from hotreload_lib.codediff import parse
-    from hotreload_lib.modupdate import update_module
+    from hotreload_lib.update.codediff import parse
+    from hotreload_lib.update.modupdate import update_module
 
     filler = [_Filler(number) for number in range(max(0, config["heap_objects"] - len(gc.get_objects())) // 3)]
     app = FastAPI()

@@ -24,9 +24,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from hotreload_lib.demo import DemoPage, DemoWebui  # noqa: E402
 from hotreload_lib.events import EventLog  # noqa: E402
-from hotreload_lib.registry import PatchRegistry  # noqa: E402
+from hotreload_lib.page.server import Feed  # noqa: E402
+from hotreload_lib.patch.registry import PatchRegistry  # noqa: E402
 from hotreload_lib.reloader import Reloader  # noqa: E402
-from hotreload_lib.server import Feed  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = [("toasts.png", "light", (1400, 900)), ("toasts-dark.png", "dark", (1400, 900)),

@@ -47,7 +47,7 @@ def watch(folder: Path, force_polling: str, tracked: list[Path], port: int | Non
     """Until interrupted (exit 0), or until the reloader cannot work at all (exit 1: watchdog is
     missing; the event said why), so a script driving it is not left waiting. With `port` (0: a free
     one), `apply` calls are answered on 127.0.0.1 (the address is said on stderr)."""
-    from .apply import ApplyServer
+    from .page.apply import ApplyServer
 
     try:
         server = ApplyServer(get_reloader, port) if port is not None else None

@@ -36,9 +36,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse
 
 from .hooks import HostHooks
-from .server import Feed, add_routes
-from .stream import GradioServer
-from .ui import build_panel
+from .page.server import Feed, add_routes
+from .page.stream import GradioServer
+from .page.ui import build_panel
 
 log = logging.getLogger("hot_reload")
 PACKAGE_DIR = Path(__file__).parent
@@ -358,8 +358,8 @@ class DemoPage:
 def run(folder: Path, force_polling: str, port: int | None, tracked: list[Path] | None = None) -> int:
     """The command: watch `folder` (and track `tracked`) with this process's reloader, serve the
     page until Ctrl+C."""
+    from .page.server import process_feed
     from .reloader import ensure_started, shutdown
-    from .server import process_feed
 
     webui = DemoWebui(tracked)
     ensure_started(folder, force_polling=force_polling, host=webui.hooks(), tracked=webui.tracked)

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
-from .pagesplice import add, find_block, recompute, splice
-from .reach import reaches
+from .page.pagesplice import add, find_block, recompute, splice
+from .page.server import Feed, add_routes, process_feed
+from .page.stream import GradioServer
 from .reloader import ensure_started, get_reloader, shutdown
-from .server import Feed, add_routes, process_feed
-from .stream import GradioServer
+from .update.reach import reaches
 
 log = logging.getLogger("hot_reload")
 SECTION = ("hot_reload", "Hot Reload")
@@ -596,7 +596,7 @@ def on_before_reload() -> None:
 
 def on_ui_tabs() -> list[tuple[Any, str, str]]:
     """The "Hot Reload" tab (the entry asks only while hot reload is enabled)."""
-    from .ui import build_panel
+    from .page.ui import build_panel
 
     return [(build_panel(feed()), *TAB)]
 

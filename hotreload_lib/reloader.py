@@ -20,20 +20,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .coalesce import PendingPaths
 from .events import EventLog, Reporter
 from .gate import RunGate
 from .hooks import HostHooks
-from .livefolder import LiveFolder
-from .oversight import Overseer
-from .registry import PatchRegistry, get_registry
-from .roots import WatchedRoot, owner_of
-from .runner import LiveCalls, RunInterrupted, error_info
-from .supervise import ObserverOptions, WatchdogMissing, WatchSupervisor
-from .switching import QuickSwitching
-from .threadfaults import report_thread_exceptions
+from .live.livefolder import LiveFolder
+from .live.oversight import Overseer
+from .live.runner import LiveCalls, RunInterrupted, error_info
+from .live.threadfaults import report_thread_exceptions
+from .patch.registry import PatchRegistry, get_registry
 from .timings import Timings
-from .trackedtree import Tracking
+from .update.trackedtree import Tracking
+from .watching.coalesce import PendingPaths
+from .watching.roots import WatchedRoot, owner_of
+from .watching.supervise import ObserverOptions, WatchdogMissing, WatchSupervisor
+from .watching.switching import QuickSwitching
 from .worker import Worker
 
 __all__ = ["Reloader", "Timings", "ensure_started", "get_events", "get_reloader", "shutdown"]

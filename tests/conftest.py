@@ -17,9 +17,9 @@ import uvicorn
 
 from hotreload_lib.demo import DemoPage, free_port
 from hotreload_lib.events import EventLog, ReloadEvent
-from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.page.server import Feed
+from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
-from hotreload_lib.server import Feed
 from tests.standin.host import STANDIN_ROOT, StandinWebui, install_extension
 
 OTHER_EXTENSION_SCRIPT = "def greet():\n    return 'original'\n"

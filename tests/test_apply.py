@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hotreload_lib.apply import parse_ask
 from hotreload_lib.demo import REPO_ROOT, DemoPage, free_port
 from hotreload_lib.events import EventLog
 from hotreload_lib.hooks import HostHooks
-from hotreload_lib.registry import PatchRegistry
-from hotreload_lib.server import Feed
+from hotreload_lib.page.apply import parse_ask
+from hotreload_lib.page.server import Feed
+from hotreload_lib.patch.registry import PatchRegistry
 from tests.conftest import feed_of, write
 from tests.standin.host import StandinWebui
 

@@ -20,9 +20,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from hotreload_lib.demo import DemoPage, DemoWebui
 from hotreload_lib.events import EventLog
-from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.page.server import add_routes
+from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
-from hotreload_lib.server import add_routes
 from tests.conftest import EventWatcher, feed_of, write
 
 pytestmark = pytest.mark.browser
@@ -378,7 +378,7 @@ def test_error_toasts_stay_narrow_wrap_their_traceback_and_show_the_users_frames
         .map(node => node.className)""")
     assert sideways == []
     error.locator(".hot-reload-frames").click()
-    assert "/hotreload_lib/registry.py" in traceback.inner_text()
+    assert "/hotreload_lib/patch/registry.py" in traceback.inner_text()
 
 
 def test_an_edit_during_a_generation_waits_and_apply_now_runs_it(

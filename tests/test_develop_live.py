@@ -352,8 +352,8 @@ def test_an_edit_during_a_generation_is_applied_after_it(webui: StandinWebui, my
 
 def test_the_tab_lists_the_tracked_trees_and_the_modules_updated(webui: StandinWebui, my_ext: Path,
                                                                  tmp_path: Path) -> None:
-    from hotreload_lib.server import status
-    from hotreload_lib.ui import summary_html
+    from hotreload_lib.page.server import status
+    from hotreload_lib.page.ui import summary_html
 
     _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
     edit(my_ext / "my_ext_lib" / "greeting.py", '"hello "', '"hallo "')

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from hotreload_lib.supervise import WATCHDOG_FIX
+from hotreload_lib.watching.supervise import WATCHDOG_FIX
 from tests.conftest import write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from watchdog.observers import Observer
 
-from hotreload_lib.registry import PatchRegistry
-from hotreload_lib.switching import QUICK_INTERVAL
+from hotreload_lib.patch.registry import PatchRegistry
+from hotreload_lib.watching.switching import QUICK_INTERVAL
 from tests.conftest import write
 
 TARGET = types.ModuleType("hot_reload_test_target")
@@ -468,7 +468,7 @@ def test_threads_switch_quickly_while_a_save_is_handled_and_the_interval_comes_b
 def test_a_save_is_heard_on_the_emitters_thread_before_the_observer_dispatches_it(
         tmp_path: Path, force_polling: str) -> None:
     """The quick switch interval starts there: one thread hand-off sooner than the handler."""
-    from hotreload_lib.watch import start_observer
+    from hotreload_lib.watching.watch import start_observer
 
     heard: list[tuple[threading.Thread, float]] = []
     sunk: list[tuple[threading.Thread, float, str]] = []

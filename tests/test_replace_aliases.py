@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hotreload_lib.registry import PatchRegistry, original
+from hotreload_lib.patch.registry import PatchRegistry, original
 from tests.conftest import served
 from tests.replace_support import consumer_of, fresh_targets
 

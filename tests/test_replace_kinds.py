@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hotreload_lib import replace as live_replace
-from hotreload_lib.registry import ATTRIBUTE_ONLY_NOTE, PatchRegistry, original
+from hotreload_lib.patch.registry import ATTRIBUTE_ONLY_NOTE, PatchRegistry, original
 from tests.conftest import write
 from tests.replace_support import consumer_of, fresh_targets
 

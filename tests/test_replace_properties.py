@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from hotreload_lib import replace as live_replace
-from hotreload_lib.registry import MANUAL_OWNER, PatchRegistry, Replacement, original
+from hotreload_lib.patch.registry import MANUAL_OWNER, PatchRegistry, Replacement, original
 from tests.replace_support import consumer_of, fresh_targets
 
 OWNERS = ["a.py", "b.py", "sub/c.py"]

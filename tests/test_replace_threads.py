@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hotreload_lib.registry import PatchRegistry, Replacement
+from hotreload_lib.patch.registry import PatchRegistry, Replacement
 from tests.replace_support import fresh_targets
 
 SWAPS = 3000

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from watchdog.observers import Observer
 
-from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.live.runner import MAX_SOURCE_BYTES
+from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader, Timings
-from hotreload_lib.runner import MAX_SOURCE_BYTES
 from tests.conftest import EventWatcher, write
 from tests.live_targets import assert_nothing_lost, load_target, snapshot
 
@@ -601,15 +601,15 @@ def test_hot_reloads_own_code_is_refused_and_undo_keeps_working(live_dir: Path, 
     _reloader, watcher = good_then(live_dir, make_reloader)
     write(live_dir / "engine.py", textwrap.dedent("""
         from hotreload_lib import replace
-        from hotreload_lib.registry import PatchRegistry
+        from hotreload_lib.patch.registry import PatchRegistry
 
         replace(PatchRegistry, "_remove_layers", lambda self, predicate: ([], []))
     """))
     refused = watcher.file("engine.py", "error")
     assert refused.error is not None and refused.error.type == "ValueError"
-    assert "hot reload's own code (hotreload_lib.registry)" in refused.error.message
+    assert "hot reload's own code (hotreload_lib.patch.registry)" in refused.error.message
     assert refused.error.line == 5
-    for target in ("hotreload_lib.registry.PatchRegistry.restore_all", "hotreload_lib.replace"):
+    for target in ("hotreload_lib.patch.registry.PatchRegistry.restore_all", "hotreload_lib.replace"):
         write(live_dir / "engine.py", f"from hotreload_lib import replace\nreplace({target!r}, print)\n")
         assert "hot reload's own code" in watcher.file("engine.py", "error").message
     # Undo still works: deleting the good file gives back the original.

@@ -23,8 +23,7 @@ from fastapi import FastAPI
 from hotreload_lib.demo import REPO_ROOT, DemoPage, free_port
 from hotreload_lib.events import EventLog
 from hotreload_lib.hooks import HostHooks
-from hotreload_lib.registry import PatchRegistry
-from hotreload_lib.server import (
+from hotreload_lib.page.server import (
     APPLY_NOW_PATH,
     EVENTS_PATH,
     RELOAD_UI_PATH,
@@ -33,7 +32,8 @@ from hotreload_lib.server import (
     add_routes,
     resume_point,
 )
-from hotreload_lib.stream import GradioServer
+from hotreload_lib.page.stream import GradioServer
+from hotreload_lib.patch.registry import PatchRegistry
 from tests.conftest import feed_of, write
 
 ServePage = Callable[..., DemoPage]
@@ -458,7 +458,7 @@ def test_status_lists_folder_mode_replacements_and_recent_events(
 
 def test_status_and_the_tab_name_the_files_failing_now(make_reloader: Callable[..., Any], serve_page: ServePage,
                                                        live_dir: Path) -> None:
-    from hotreload_lib.ui import summary_html
+    from hotreload_lib.page.ui import summary_html
 
     reloader, watcher = make_reloader()
     write(live_dir / "broken.py", "x = 1\n\n1 / 0\n")

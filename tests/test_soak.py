@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from hotreload_lib.events import EventLog, ReloadEvent
-from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader, Timings
 from tests.live_targets import assert_nothing_lost, load_target, snapshot
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hotreload_lib.modupdate import Change
-from hotreload_lib.registry import PatchRegistry
-from hotreload_lib.tracked import SourceStore, modules_from_file, read_text
+from hotreload_lib.patch.registry import PatchRegistry
+from hotreload_lib.update.modupdate import Change
+from hotreload_lib.update.tracked import SourceStore, modules_from_file, read_text
 from tests.conftest import write
 from tests.update_support import BASE_AND_CHILD, CHILD_SAYS, TrackedPackage, load_script, tracked_package
 

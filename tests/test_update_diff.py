@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from hotreload_lib import codediff
-from hotreload_lib.codediff import ScopeDiff, Version, diff_versions, parse, reparse
-from hotreload_lib.modupdate import Change
-from hotreload_lib.tracked import SourceStore, modules_from_file, read_text
+from hotreload_lib.update import codediff
+from hotreload_lib.update.codediff import ScopeDiff, Version, diff_versions, parse, reparse
+from hotreload_lib.update.modupdate import Change
+from hotreload_lib.update.tracked import SourceStore, modules_from_file, read_text
 from tests.conftest import write
 from tests.update_support import TrackedPackage, tracked_package
 

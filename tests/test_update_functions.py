@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from hotreload_lib.modupdate import Change
-from hotreload_lib.registry import PatchRegistry
+from hotreload_lib.patch.registry import PatchRegistry
+from hotreload_lib.update.modupdate import Change
 from tests.update_support import BASE_AND_CHILD, CHILD_SAYS, TrackedPackage, tracked_package
 
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hotreload_lib.modupdate import UpdateResult
-from hotreload_lib.tracked import SourceStore, read_text
+from hotreload_lib.update.modupdate import UpdateResult
+from hotreload_lib.update.tracked import SourceStore, read_text
 from tests.conftest import write
 
 _numbers = itertools.count()

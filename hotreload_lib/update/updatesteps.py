@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..patch.inplace import clone_function, own_function, update_base
 from .codediff import Statement
-from .inplace import clone_function, own_function, update_base
 from .moduleindex import ModuleIndex
 
 MISSING = object()  # a name a namespace or class dict does not bind

@@ -19,12 +19,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .events import EventLog, ReloadEvent, Reporter
-from .hooks import HostHooks
+from ..events import EventLog, ReloadEvent, Reporter
+from ..hooks import HostHooks
+from ..live.runner import SourceTooLarge, error_info
+from ..timings import Timings
+from ..watching.supervise import ObserverOptions, WatchSupervisor
 from .modupdate import Change, UpdateResult
-from .runner import SourceTooLarge, error_info
-from .supervise import ObserverOptions, WatchSupervisor
-from .timings import Timings
 from .tracked import SourceStore, module_file, modules_from_file, read_text
 
 TRACKED_SUFFIXES = (".py", ".css", ".js", ".mjs")  # its modules, and the page assets the webui serves from it

@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .inplace import own_function
+from ..patch.inplace import own_function
 
 log = logging.getLogger("hot_reload")
 

@@ -31,10 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .client import APPLY_PATH, DEFAULT_TIMEOUT
-from .events import ReloadEvent
+from ..client import APPLY_PATH, DEFAULT_TIMEOUT
+from ..events import ReloadEvent
+from ..reloader import Reloader
 from .origin import cross_site, refusal_message
-from .reloader import Reloader
 
 __all__ = ["APPLY_PATH", "ApplyAsk", "ApplyServer", "answer", "answer_off_the_loop", "parse_ask"]
 

@@ -32,7 +32,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .events import EventLog, ReloadEvent
+from ..events import EventLog, ReloadEvent
 from .pagesplice import PAGE_VERSION_KEY
 
 HEARTBEAT_SECONDS = 15.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from .events import Reporter
+from ..events import Reporter
 
 
 class WatchedRoot(Protocol):

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..timings import Timings
 from .runner import LiveCall, LiveCalls, file_stamp
-from .timings import Timings
 
 Publish = Callable[..., object]  # Reporter.publish
 

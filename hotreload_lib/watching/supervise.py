@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .events import Reporter
-from .timings import Timings
+from ..events import Reporter
+from ..timings import Timings
 
 log = logging.getLogger("hot_reload")
 OBSERVER_JOIN_TIMEOUT = 2.0

@@ -36,11 +36,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..events import EventLog
+from ..patch.registry import PatchRegistry, get_registry
+from ..reloader import Reloader, get_events, get_reloader
 from .apply import APPLY_PATH, answer_off_the_loop, parse_ask
-from .events import EventLog
 from .origin import cross_site, refusal_message
-from .registry import PatchRegistry, get_registry
-from .reloader import Reloader, get_events, get_reloader
 from .stream import HEARTBEAT_SECONDS, WRITE_TIMEOUT_SECONDS, EventStreamResponse, ServerView, StreamHub
 
 EVENTS_PATH = "/hot-reload/events"

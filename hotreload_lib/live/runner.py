@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tokenize import detect_encoding
 
-from .events import ErrorInfo
-from .inplace import dispatcher_of
-from .registry import PatchRegistry, ReplacementInfo
+from ..events import ErrorInfo
+from ..patch.inplace import dispatcher_of
+from ..patch.registry import PatchRegistry, ReplacementInfo
 
 LIVE_PACKAGE = "hotreload_live"
 TEARDOWN = "teardown"

@@ -50,11 +50,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..events import ErrorInfo
+from ..live.runner import error_info
 from . import moduleindex, updateplan, updatesteps
 from .codediff import DOC, Version, parse
-from .events import ErrorInfo
 from .moduleindex import ModuleIndex
-from .runner import error_info
 from .updateplan import HELPER, UpdatePlan
 from .updatesteps import MISSING, Change, ObjectUpdater, Refused, UpdateReport
 

@@ -26,9 +26,9 @@ from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from typing import Any
 
+from ..live.runner import read_source
 from .codediff import Version, parse, reparse
 from .modupdate import UpdateResult, update_module
-from .runner import read_source
 
 
 def module_file(module: types.ModuleType) -> str | None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .events import ReloadEvent, Reporter
-from .hooks import HostHooks
-from .registry import PatchRegistry
+from ..events import ReloadEvent, Reporter
+from ..hooks import HostHooks
+from ..patch.registry import PatchRegistry
 from .runner import (
     GONE_ERRORS,
     LiveCalls,
@@ -84,7 +84,7 @@ class LiveFolder:
             self._run(path)
 
     def handle(self, path: Path) -> None:
-        from .watch import is_live_file
+        from ..watching.watch import is_live_file
 
         if os.path.islink(path) and os.path.isdir(path):
             self._forget(path, file_too=False)  # a symlinked folder is not followed
@@ -140,7 +140,7 @@ class LiveFolder:
 
     # -- files ------------------------------------------------------------------------------
     def _scan(self, root: Path) -> list[Path]:
-        from .watch import is_live_file, is_watched_dir
+        from ..watching.watch import is_live_file, is_watched_dir
 
         found: list[Path] = []
         excluded = {str(folder) for folder in self.excluded()}
