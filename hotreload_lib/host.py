@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
-from .page.pagesplice import add, find_block, recompute, splice
+from .page.pagesplice import add, extend_load, find_block, recompute, splice
 from .page.server import Feed, add_routes, process_feed
 from .page.stream import GradioServer
 from .reloader import ensure_started, get_reloader, shutdown
@@ -362,9 +362,14 @@ def _rebuild_settings(demo: Any, callback: Any) -> tuple[list[str], list[str]] |
         if old.default != new.default and data.get(key) == old.default:
             data[key] = component.value = new.default  # the user had left it alone: the new default
             described.append(f"setting {key} (default)")
+    refresh = getattr(sys.modules.get("modules.ui_settings"), "get_value_for_setting", None)
     for key, column in columns.items():
+        shown_before = next(iter(components.values()), None)
         made = add(demo, column, lambda key=key: [create(key)], to_inputs_of="settings_submit")
         components[key] = made[0]
+        if callable(refresh) and shown_before is not None:
+            # Each page load refreshes every setting's component (the host's demo.load): this one too.
+            extend_load(demo, shown_before, made, lambda key=key: [refresh(key)])
         described.append(f"setting {key} (new)")
     if described:
         recompute(demo)

@@ -297,6 +297,16 @@ def test_settings_follow_an_on_ui_settings_edit_in_place(webui: StandinWebui, ta
     Client(url, verbose=False).predict(*[values[i] for i in dependency["inputs"]], fn_index=dependency.get("id", index))
     assert shared.opts.strength_note == "gentle"
 
+    # Every page load refreshes the settings' components (the host's demo.load): the new one with them,
+    # so a page opened now shows the value saved, and its next Apply keeps it.
+    config = page_config(url)
+    [(load, outputs)] = [(d.get("id", i), d["outputs"]) for i, d in enumerate(config["dependencies"])
+                         if note in d["outputs"] and (d.get("trigger") == "load" or (d["targets"] and all(
+                             isinstance(t, list) and t[1] == "load" for t in d["targets"])))]
+    refreshed = httpx.post(url + "run/predict", json={"fn_index": load, "data": [], "session_hash": "page"},
+                           timeout=10).json()["data"]
+    assert refreshed[outputs.index(note)]["value"] == "gentle"
+
 
 def test_a_new_settings_section_waits_for_reload_ui(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
     """A section the Settings page does not have yet: only the host's next build makes its tab."""

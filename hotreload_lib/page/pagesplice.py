@@ -98,19 +98,39 @@ def add(demo: Any, container: Any, build: Callable[[], list[Any]], *, to_inputs_
         with _rendering_into(demo, container):
             built = list(build())
         trigger = find_block(demo, to_inputs_of)
-        functions = list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns)
-        dependencies = [None] * len(functions) if isinstance(demo.fns, dict) else demo.dependencies
-        for fn, dependency in zip(functions, dependencies, strict=True):
-            if trigger is not None and trigger._id in _target_ids(fn.targets if dependency is None else
-                                                                  dependency["targets"]):
-                fn.inputs.extend(built)  # in place: the host may hold the same list (ui_settings' components)
-                if dependency is not None:
-                    dependency["inputs"] = [block._id for block in fn.inputs]
+        extended: set[int] = set()
+        for fn, targets in _events(demo):
+            # In place, once per list: the host may hold the same list (ui_settings' components).
+            if trigger is not None and trigger._id in targets and id(fn.inputs) not in extended:
+                extended.add(id(fn.inputs))
+                fn.inputs.extend(built)
+        _sync_ids(demo)
         recompute(demo)
     except BaseException:
         undo()
         raise
     return built
+
+
+def extend_load(demo: Any, among: Any, added: list[Any], values: Callable[[], list[Any]]) -> bool:
+    """The page-load event that fills `among` (the host's refresh of every setting at each page load)
+    fills `added` too, with what `values()` returns then: without it a component added later would show
+    the value it was made with on every page load, and the next Apply would save that. False when no
+    such event exists."""
+    root_ids = {getattr(demo, "_id", None)}
+    for fn, targets in _events(demo):
+        if getattr(fn, "fn", None) is None or targets - root_ids or all(block is not among for block in fn.outputs):
+            continue
+
+        def refreshed(*args: Any, _load: Callable[..., Any] = fn.fn) -> list[Any]:
+            return [*_load(*args), *values()]
+
+        fn.fn = refreshed
+        fn.outputs.extend(added)
+        _sync_ids(demo)
+        recompute(demo)
+        return True
+    return False
 
 
 def recompute(demo: Any) -> None:
@@ -136,7 +156,8 @@ class _Undo:
         self.fn_id = getattr(getattr(demo, "default_config", None), "fn_id", None)
         self.dependencies = None if isinstance(demo.fns, dict) else [dict(d) for d in demo.dependencies]
         functions = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
-        self.functions = [(fn, getattr(fn, "fn", None), fn.inputs, list(fn.inputs), fn.outputs) for fn in functions]
+        self.functions = [(fn, getattr(fn, "fn", None), fn.inputs, list(fn.inputs), fn.outputs, list(fn.outputs))
+                          for fn in functions]
         self.children = list(container.children)
         self.label = getattr(container, "label", None)
 
@@ -150,8 +171,8 @@ class _Undo:
         else:
             self.demo.fns[:] = self.fns
             self.demo.dependencies[:] = self.dependencies or []
-        for fn, function, inputs, inputs_held, outputs in self.functions:
-            inputs[:] = inputs_held  # the same list object: the host may hold it too
+        for fn, function, inputs, inputs_held, outputs, outputs_held in self.functions:
+            inputs[:], outputs[:] = inputs_held, outputs_held  # the same list objects: the host may hold them
             fn.fn, fn.inputs, fn.outputs = function, inputs, outputs
         self.container.children[:] = self.children
         if self.label is not None:
@@ -170,6 +191,14 @@ def _rendering_into(demo: Any, block: Any) -> Iterator[None]:
         yield
     finally:
         Context.root_block, Context.block = saved
+
+
+def _events(demo: Any) -> list[tuple[Any, set[int]]]:
+    """Each event's function and the ids of the components that trigger it."""
+    if isinstance(demo.fns, dict):
+        return [(fn, _target_ids(fn.targets)) for fn in demo.fns.values()]
+    return [(fn, _target_ids(dependency["targets"])) for fn, dependency in zip(demo.fns, demo.dependencies,
+                                                                               strict=True)]
 
 
 def _target_ids(targets: list[Any]) -> set[int]:
@@ -227,18 +256,24 @@ def _remove_events_of(fns: dict[int, Any], old: set[int]) -> None:
 
 
 def _swap_inputs(demo: Any, old: list[Any], new: list[Any]) -> None:
-    """Where an event takes the `old` components as a run of its inputs, it takes `new` instead."""
+    """Where an event takes the `old` components as a run of its inputs, it takes `new` instead. The
+    list is changed in place: events may share it (A1111 gives its prompt's submit and its Generate
+    button one list), and so may the host."""
     old_ids = [block._id for block in old]
-    functions = list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns)
-    dependencies = [None] * len(functions) if isinstance(demo.fns, dict) else demo.dependencies
-    for fn, dependency in zip(functions, dependencies, strict=True):
-        ids = [block._id for block in fn.inputs]
-        start = _find_run(ids, old_ids)
-        if start is None:
-            continue
-        fn.inputs[start:start + len(old)] = new
-        if dependency is not None:
+    for fn in list(demo.fns.values()) if isinstance(demo.fns, dict) else list(demo.fns):
+        start = _find_run([block._id for block in fn.inputs], old_ids)
+        if start is not None:
+            fn.inputs[start:start + len(old)] = new
+    _sync_ids(demo)
+
+
+def _sync_ids(demo: Any) -> None:
+    """gradio 3 keeps each event's inputs and outputs twice: the components in its function, their ids
+    in its dependency, which the page gets. gradio 4 makes the latter from the former."""
+    if not isinstance(demo.fns, dict):
+        for fn, dependency in zip(demo.fns, demo.dependencies, strict=True):
             dependency["inputs"] = [block._id for block in fn.inputs]
+            dependency["outputs"] = [block._id for block in fn.outputs]
 
 
 def _find_run(ids: list[int], run: list[int]) -> int | None:

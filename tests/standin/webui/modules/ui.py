@@ -33,7 +33,10 @@ def create_ui():
         with gr.Column(elem_id="txt2img_script_container"):
             custom_inputs = scripts.scripts_txt2img.setup_ui()
         result = gr.Textbox(label="Result", elem_id="txt2img_result")
-        submit.click(fn=generate, inputs=[prompt, *custom_inputs], outputs=[result])
+        # One list for both events, as A1111's txt2img_args: gradio keeps it as both events' inputs.
+        txt2img_args = dict(fn=generate, inputs=[prompt, *custom_inputs], outputs=[result])
+        prompt.submit(**txt2img_args)
+        submit.click(**txt2img_args)
     interfaces = [(txt2img_interface, "txt2img", "txt2img")]
     interfaces += [tab for tabs in script_callbacks.fire("ui_tabs") for tab in (tabs or [])]
     settings = ui_settings.UiSettings()
