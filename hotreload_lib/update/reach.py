@@ -10,6 +10,7 @@ webui. It may find more than runs (a name on a branch never taken), never less t
 """
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -49,12 +50,15 @@ def _names(code: types.CodeType) -> Iterator[str]:
             yield from _names(constant)
 
 
-def _callables(value: Any, names: set[str], within: tuple[str, ...]) -> list[Any]:
+def _callables(value: Any, names: set[str], within: tuple[str, ...], modules_seen: set[int] | None = None) -> list[Any]:
+    """What `value`, found under one of `names`, lets the code call: a function; a class's functions;
+    a module's attributes named by `names` too, through its submodules (`pkg.sub.build()`)."""
     if isinstance(value, types.ModuleType):
-        if not (getattr(value, "__file__", None) or "").startswith(within):
+        seen = set() if modules_seen is None else modules_seen
+        if id(value) in seen or not _module_within(value, within):
             return []
-        return [item for name in names for item in _callables(getattr(value, name, None), set(), within)
-                if not isinstance(item, types.ModuleType)]
+        seen.add(id(value))
+        return [item for name in names for item in _callables(getattr(value, name, None), names, within, seen)]
     if isinstance(value, type):
         # Its own functions say where a class was written (a script's classes have no module in sys.modules).
         members = [_plain(getattr(member, "fget", member)) for klass in value.__mro__ if klass is not object
@@ -62,3 +66,10 @@ def _callables(value: Any, names: set[str], within: tuple[str, ...]) -> list[Any
         return [member for member in members
                 if member is not None and member.__code__.co_filename.startswith(within)]
     return [value] if _plain(value) is not None else []
+
+
+def _module_within(module: types.ModuleType, within: tuple[str, ...]) -> bool:
+    """A module of the folders: its file, or (a namespace package has none) one of its folders."""
+    places = [module.__dict__.get("__file__"), *(os.path.join(str(folder), "") for folder in
+                                                 list(getattr(module, "__path__", None) or []))]
+    return any(isinstance(place, str) and place.startswith(within) for place in places)
