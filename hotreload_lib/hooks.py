@@ -10,6 +10,8 @@ host.py builds them from `modules.*`; without a host (the CLI, the demo, tests) 
 - `held_callables()`: the callables the host holds now (its app's routes' endpoints, its callback
   lists), where an update looks for closures a changed function made (a route handler that an
   `on_app_started` callback defines inside itself);
+- `after_update()`: a tracked module was updated in place: forget what the host worked out from its
+  classes once (which Scripts override which hook), so that a method added or removed counts;
 - `rebuild_page(functions, folders)`: build again, in place, the parts of the page that the code of
   `folders` builds and that `functions` (just updated) take part in: a PageRebuild says what was
   rebuilt, and what shows only after Reload UI (a Script's ui(), a settings section);
@@ -98,6 +100,7 @@ class HostHooks:
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
     held_callables: Callable[[], list[Any]] = _nothing_held
     rebuild_page: Callable[[list[types.FunctionType], tuple[str, ...]], PageRebuild] = _nothing_to_rebuild
+    after_update: Callable[[], None] = _no_assets
     path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url
     refresh_assets: Callable[[], None] = _no_assets

@@ -247,6 +247,17 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
     return rebuild
 
 
+def forget_script_hook_order() -> None:
+    """A1111/Forge cache, per Script hook (before_process, process, ...), the always-on scripts whose
+    class overrides it, and work it out again only when the number of scripts changes: a hook method
+    added by an update would never run. The runners work it out again at their next generation."""
+    scripts = sys.modules.get("modules.scripts")
+    for runner in (getattr(scripts, "scripts_txt2img", None), getattr(scripts, "scripts_img2img", None)):
+        cached = getattr(runner, "callback_map", None)
+        if isinstance(cached, dict):
+            cached.clear()
+
+
 def _page_builders() -> list[tuple[str, Any, str, Any]]:
     """(kind, function, name, its Script class or None) of what builds the page: on_ui_tabs and
     on_ui_settings callbacks, and the ui() of Script classes."""
@@ -467,7 +478,8 @@ def hooks() -> HostHooks:
                      script_modules=script_modules, rebuild_page=rebuild_page, path_forms=path_forms,
                      asset_url=asset_url, refresh_assets=refresh_assets, reload_ui=reload_ui,
                      why_no_reload_ui=why_no_reload_ui, held_callables=held_callables,
-                     extension_folders=_extension_paths, loads_extensions=True)
+                     extension_folders=_extension_paths, loads_extensions=True,
+                     after_update=forget_script_hook_order)
 
 
 def tracked_folders() -> tuple[list[Path], list[str]]:

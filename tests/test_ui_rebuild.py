@@ -395,3 +395,22 @@ def test_a_page_that_was_loading_during_a_rebuild_reloads_into_it(
             "() => document.querySelector('#txt2img_prompt textarea').value === 'typed while it loaded'")
     finally:
         context.close()
+
+
+def test_a_script_hook_method_added_after_a_generation_runs_in_the_next(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    """The host works out once which scripts override a hook (A1111's ScriptRunner.callback_map): an
+    update makes it work that out again (seen on the real A1111: an added before_process never ran)."""
+    write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
+    url, watcher = serve(webui, tmp_path, tab_ext)
+    assert generate(url, "a cat", None, 5, False) == "a cat, Strength: [5], After: [False]"
+    edit(tab_ext / "scripts" / "tab_ext_script.py", '''    def process(self, p, *args):
+        p.extra_generation_params["Strength"] = list(args)
+''', '''    def process(self, p, *args):
+        p.extra_generation_params["Strength"] = list(args)
+
+    def before_process(self, p, *args):
+        p.extra_generation_params["Before"] = list(args)
+''')
+    assert watcher.file("tab-ext/scripts/tab_ext_script.py").outcome == "updated"
+    assert generate(url, "a cat", None, 5, False) == "a cat, Before: [5], Strength: [5], After: [False]"

@@ -252,6 +252,7 @@ class TrackedTree:
         modules = tuple(result.module for result in results)
         for module in modules:
             self.updated[module] = self.updated.get(module, 0) + 1
+        self.host.after_update()
         changed: dict[str, Change] = {}  # by the name within its module
         for result in results:
             for change in result.changed:

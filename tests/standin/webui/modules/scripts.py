@@ -7,7 +7,9 @@ and a ScriptRunner holds one instance of each, made once per UI build, which a g
 The ScriptRunner builds the scripts' UI as A1111 1.10's does (setup_ui): each script's ui() inside a
 `gr.Group` kept as `script.group`, its controls appended to the runner's flat `inputs` (first the
 script dropdown) with `args_from`/`args_to` recording its slice, which the Generate button's inputs
-end with; a generation hands each always-on script's process() its slice of the arguments."""
+end with; a generation hands each always-on script's before_process() and process() its slice of the
+arguments. Which scripts override a hook is worked out once and cached in `callback_map`, kept while
+the number of always-on scripts stays the same (A1111's ordered_callbacks)."""
 import dataclasses
 import os
 import sys
@@ -43,6 +45,9 @@ class Script:
     def run(self, p, *args):
         return None
 
+    def before_process(self, p, *args):
+        pass
+
     def process(self, p, *args):
         pass
 
@@ -65,6 +70,7 @@ class ScriptRunner:
         self.selectable_scripts = []
         self.alwayson_scripts = []
         self.inputs = [None]
+        self.callback_map = {}
 
     def initialize_scripts(self, is_img2img=False):
         self.scripts, self.selectable_scripts, self.alwayson_scripts = [], [], []
@@ -117,8 +123,20 @@ class ScriptRunner:
         self.setup_ui_for_section(None, self.selectable_scripts)
         return self.inputs
 
+    def ordered_scripts(self, method_name):
+        scripts_len, callbacks = self.callback_map.get(method_name, (-1, None))
+        if callbacks is None or scripts_len != len(self.alwayson_scripts):
+            callbacks = [script for script in self.alwayson_scripts
+                         if getattr(type(script), method_name, None) is not getattr(Script, method_name, None)]
+            self.callback_map[method_name] = len(self.alwayson_scripts), callbacks
+        return callbacks
+
+    def before_process(self, p):
+        for script in self.ordered_scripts("before_process"):
+            script.before_process(p, *p.script_args[script.args_from:script.args_to])
+
     def process(self, p):
-        for script in self.alwayson_scripts:
+        for script in self.ordered_scripts("process"):
             script.process(p, *p.script_args[script.args_from:script.args_to])
 
 

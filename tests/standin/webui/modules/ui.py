@@ -13,11 +13,13 @@ from modules import script_callbacks, scripts, shared, ui_loadsave, ui_settings
 
 
 def generate(prompt, *script_args):
-    """A stand-in txt2img: the always-on scripts' process() gets its slice of the arguments (and may note
+    """A stand-in txt2img: the always-on scripts' before_process() and process() get their slice of the
+    arguments (and may note
     what it saw in p.extra_generation_params, as A1111's do), then the result names the prompt and them."""
     shared.state.begin("txt2img")
     try:
         p = types.SimpleNamespace(prompt=prompt, script_args=script_args, extra_generation_params={})
+        scripts.scripts_txt2img.before_process(p)
         scripts.scripts_txt2img.process(p)
         return ", ".join([prompt, *(f"{key}: {value}" for key, value in p.extra_generation_params.items())])
     finally:
