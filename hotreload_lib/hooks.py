@@ -59,6 +59,7 @@ class PageRebuild:
     exception a builder raised (then nothing was put in place)."""
 
     rebuilt: tuple[str, ...] = ()
+    ran: tuple[str, ...] = ()  # the qualified names of the updated functions that ran again with a builder
     waiting: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     error: BaseException | None = None

@@ -243,6 +243,9 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
         else:
             rebuilt, notes = done
             rebuild = dataclasses.replace(rebuild, rebuilt=(*rebuild.rebuilt, *rebuilt),
+                                          ran=(*rebuild.ran, *(f"{updated.__module__}.{updated.__qualname__}"
+                                                               for updated in functions
+                                                               if reaches(function, {id(updated)}, within))),
                                           notes=(*rebuild.notes, *notes))
     return rebuild
 
@@ -406,7 +409,9 @@ def _pinned_defaults(components: Any, path: str) -> list[str]:
     for block in list(components):
         key = f"{path}/{getattr(block, 'label', None)}/value"
         value = getattr(block, "value", None)
-        if getattr(block, "label", None) is None or key not in saved or callable(value) or saved[key] == value:
+        # gradio 4 holds an empty Textbox as None where ui-config.json has "": no default changed.
+        unchanged = saved.get(key) == value or (saved.get(key) in (None, "") and value in (None, ""))
+        if getattr(block, "label", None) is None or key not in saved or callable(value) or unchanged:
             continue
         notes.append(f"ui-config.json keeps {key} = {saved[key]!r} from an earlier build: this page shows the new "
                      f"default {value!r}, the next restart the old one (delete that line to take the new default)")

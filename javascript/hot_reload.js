@@ -721,7 +721,7 @@ var hotReload = {
     stateMaxChars: 2000000, // of the ~5 M characters sessionStorage holds per site, the webui needs some
     loadedValues: {}, // key -> JSON of each input's value as the page was built
     restoring: null, // settled when what was kept across the reload is back
-    rebuilt: null, // the messages of a burst of rebuilt-UI events while it gathers
+    rebuilt: null, // the messages and notes of a burst of rebuilt-UI events while it gathers
     rebuiltMs: 150,
 
     root: function() {
@@ -922,7 +922,9 @@ var hotReload = {
         var sets = hotReload.tabSets();
         Object.keys(sets).forEach(function(key) {
             var selected = sets[key].filter(function(button) { return button.classList.contains("selected"); })[0];
-            if (selected) tabs[key] = selected.textContent.trim();
+            // By its text, and by its place for a tab the rebuild renamed (the set of tabs unchanged).
+            if (selected) tabs[key] = {text: selected.textContent.trim(), index: sets[key].indexOf(selected),
+                count: sets[key].length};
         });
         var state = {version: hotReload.stateVersion, path: window.location.pathname, time: Date.now(),
             notice: notice || null, inputs: changed, tabs: tabs, scroll: [window.scrollX, window.scrollY]};
@@ -985,7 +987,10 @@ var hotReload = {
     putBack: function(state) {
         var sets = hotReload.tabSets();
         Object.keys(state.tabs || {}).forEach(function(key) {
-            var button = (sets[key] || []).filter(function(each) { return each.textContent.trim() === state.tabs[key]; })[0];
+            var saved = state.tabs[key] || {};
+            var buttons = sets[key] || [];
+            var button = buttons.filter(function(each) { return each.textContent.trim() === saved.text; })[0] ||
+                (buttons.length === saved.count ? buttons[saved.index] : undefined);
             if (button && !button.classList.contains("selected")) button.click();
         });
         var inputs = hotReload.inputs();
@@ -1026,15 +1031,22 @@ var hotReload = {
     },
 
     // Several rebuilt-UI events in a burst (a save of several files) are one reload.
+    // Their notes (a default that ui-config.json keeps) go along to the reloaded page's toast.
     rebuiltSoon: function(event) {
         if (hotReload.rebuilt === null) {
-            hotReload.rebuilt = [];
+            hotReload.rebuilt = {messages: [], notes: []};
             setTimeout(function() {
-                var messages = hotReload.rebuilt;
-                hotReload.reloadPage({title: hotReload.rebuiltTitle(messages), lines: messages.slice(1)});
+                var rebuilt = hotReload.rebuilt;
+                hotReload.reloadPage({title: hotReload.rebuiltTitle(rebuilt.messages),
+                    lines: rebuilt.messages.slice(1).concat(rebuilt.notes)});
             }, hotReload.rebuiltMs);
         }
-        if (event.message && hotReload.rebuilt.indexOf(event.message) < 0) hotReload.rebuilt.push(event.message);
+        [[hotReload.rebuilt.messages, event.message ? [event.message] : []],
+         [hotReload.rebuilt.notes, event.notes || []]].forEach(function(pair) {
+            pair[1].forEach(function(text) {
+                if (pair[0].indexOf(text) < 0) pair[0].push(String(text));
+            });
+        });
     },
 };
 

@@ -147,8 +147,9 @@ def test_an_edited_tab_is_rebuilt_in_place_in_the_running_app(
          '    button = gr.Button("Greet", elem_id="tab_ext_greet")\n'
          '    shout = gr.Button("Shout", elem_id="tab_ext_shout")\n'
          '    shout.click(fn=lambda who: who.upper() + "!", inputs=[name], outputs=[out])\n')
-    watcher.next(lambda e: e.file == "tab-ext/tab_lib/rows.py" and "Shout" in json.dumps(page_config(url)),
-                 timeout=10)
+    rows_rebuilt = watcher.next(lambda e: e.file == "tab-ext/tab_lib/rows.py" and "Shout" in json.dumps(
+        page_config(url)), timeout=10)
+    assert not any("keeps the old code" in note for note in rows_rebuilt.notes), rows_rebuilt.notes
     config = page_config(url)
     assert labels(config).count("Greet") == 1 and "Shout" in labels(config)
     assert click(url, config, "tab_ext_shout", "you") == "YOU!"
@@ -348,6 +349,25 @@ def test_the_open_page_shows_the_rebuilt_tab_and_keeps_the_typed_prompt(
     page.wait_for_function("() => document.querySelector('#tab_ext_greeting textarea').value === 'YOU!'")
     assert webui.apps_created == 1, "no server restart"
     assert len(script_module("other_tab.py").built) == 1, "no other extension's UI code ran"
+
+
+@pytest.mark.browser
+def test_a_renamed_tab_stays_selected_and_the_toast_names_a_pinned_default(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, open_page: Any) -> None:
+    url, _watcher = serve(webui, tmp_path, tab_ext)
+    page = open_page(url)
+    page.locator("button:text-is('Tab ext')").click()
+    page.locator("#tab_ext_name textarea").wait_for()
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+    edit(tab_ext / "scripts" / "tab_ext.py", 'value="world"', 'value="everyone"')
+    page.locator("button:text-is('Tab ext v2')").wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('button.selected')]"
+                           ".some(button => button.textContent.trim() === 'Tab ext v2')")
+    page.wait_for_function("() => document.querySelector('#tab_ext_name textarea') && "
+                           "document.querySelector('#tab_ext_name textarea').value === 'everyone'")
+    toast = page.locator("#hot-reload-toasts .hot-reload-toast", has_text="UI rebuilt")
+    toast.wait_for()
+    assert "ui-config.json keeps tab_ext/Name/value" in toast.inner_text()
 
 
 @pytest.mark.browser

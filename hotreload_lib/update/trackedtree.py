@@ -270,6 +270,9 @@ class TrackedTree:
                        duration_ms=duration_ms, modules=modules, changed=changed_fields, notes=tuple(notes),
                        error=info)
             return
+        # What a function that just ran again with a builder made inside itself is made anew: nothing
+        # keeps its old code.
+        notes = [note for note in notes if not any(note.endswith(f"until {name} runs again") for name in page.ran)]
         notes[:0] = page.notes
         needs = ""
         if page.waiting:
