@@ -590,7 +590,7 @@ var hotReload = {
 
     // The user's frames first: the reloader's own (a failing replace() goes through several) are
     // behind a button, as they say nothing about the user's code.
-    ownFramePattern: /^ {2}File "[^"]*[\\/]hotreload_lib[\\/][^"\\/]+\.py", line \d+/,
+    ownFramePattern: /^ {2}File "[^"]*[\\/]hotreload_lib[\\/](?:[a-z_]+[\\/])?[^"\\/]+\.py", line \d+/,
 
     traceback: function(text) {
         var kept = [];

@@ -60,8 +60,8 @@ def test_the_wheel_holds_the_library_and_its_data_only(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     library = {name for name in names if not name.split("/")[0].endswith(".dist-info")}
-    expected = {f"{PACKAGE}/{path.name}" for path in (REPO_ROOT / PACKAGE).iterdir()
-                if path.suffix in (".py", ".js")}
+    expected = {path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / PACKAGE).rglob("*")
+                if path.suffix in (".py", ".js") and "__pycache__" not in path.parts}
     assert library == expected
     assert f"{PACKAGE}/demo_script.js" in library
 

@@ -242,7 +242,7 @@ class LiveCalls:
 def _runs_live_code(frame: types.FrameType | None, call: LiveCall) -> bool:
     """True when the thread's stack, from the top down to the runner's calling frame, holds no
     engine frame and the frame right above the caller is the live file's own code."""
-    engine = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    engine = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # hotreload_lib/, every stage
     above: types.FrameType | None = None
     while frame is not None and frame is not call.caller:
         filename = frame.f_code.co_filename
