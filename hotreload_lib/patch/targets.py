@@ -20,7 +20,7 @@ __builtins__ = BUILTINS  # a live file that replaces a builtin never reaches thi
 
 ATTRIBUTE_ONLY_NOTE = "attribute only: aliases keep the old object"
 MISSING = object()
-ENGINE_PACKAGE = __name__.split(".")[0]  # hotreload_lib, every stage
+ENGINE_PACKAGE = "hotreload_lib"  # every stage of it
 # The demo page's greet() exists to be replaced; every other module of the package is the engine.
 REPLACEABLE_OWN_MODULES = frozenset({f"{ENGINE_PACKAGE}.demo"})
 _KIND_NAMES = {
