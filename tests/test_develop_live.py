@@ -427,3 +427,15 @@ def test_a_file_the_host_runs_as_two_modules_is_one_event_naming_both(
     assert [change["name"] for change in event.changed] in (["my_ext.py.MyScript.run"], ["my_ext_scripts.MyScript.run"])
     assert watcher.quiet(0.3) == []
     assert script.MyScript().run(None).startswith("run v2") and imported.MyScript().run(None).startswith("run v2")
+
+
+def test_a_deleted_module_file_is_said_once_and_never_failing(webui: StandinWebui, my_ext: Path,
+                                                             tmp_path: Path) -> None:
+    """Seen on the real A1111: a deleted helper's 'cannot read it' error stayed on every page."""
+    _live, watcher = start(webui, tmp_path, "--hot-reload-track", str(my_ext))
+    reloader = sys.modules["hotreload_lib.reloader"].get_reloader()
+    (my_ext / "my_ext_lib" / "greeting.py").unlink()
+    deleted = watcher.file("my-ext/my_ext_lib/greeting.py")
+    assert deleted.outcome == "info" and deleted.message.startswith("deleted: my_ext_lib.greeting keeps running")
+    assert reloader.status()["failing"] == []
+    assert sys.modules["my_ext_lib.greeting"].greet("x") == "hello x"

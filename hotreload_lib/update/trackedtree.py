@@ -208,6 +208,13 @@ class TrackedTree:
                                           "file must import it first (said once per file)")
             return
         self._awaiting.pop(str(path), None)  # what this save does is said now
+        if not path.exists():
+            # Deleted (or renamed away): nothing to apply, and nothing failing; the module goes on.
+            self.failing.pop(str(path), None)
+            names = ", ".join(sorted({str(module.__dict__.get("__name__", "?")) for module in modules}))
+            self.reporter.publish(path, "info", f"deleted: {names} keeps running the code it has until the webui "
+                                  "loads it again (Reload UI or a restart)")
+            return
         try:
             text = read_text(path)
         except (OSError, SourceTooLarge) as error:
