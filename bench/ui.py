@@ -20,6 +20,10 @@ from .report import summarize
 from .toast import CHROMIUM, CHROMIUM_FLAGS
 from .ui_agent import tab_script
 
+# gradio's page links Google Fonts; here, with no network, a name look-up for them now and then waits
+# for the resolver's 5 s time-out before the page renders. Every name but the loopback's fails at
+# once instead, as a user's cached fonts would not hold the page either.
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 START_TIMEOUT = 90.0
 STEP_TIMEOUT = 30.0
 PROMPT = "a lighthouse at dusk, oil painting"
@@ -56,7 +60,7 @@ def run_ui(root: Path, logs: Path, *, saves: int, reloads: int, progress: Progre
             return {"status": "failed", "reason": f"the stand-in did not start: see {log.name}"}
         tab_file = Path(started["tab_script"])
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, OFFLINE])
             try:
                 page = browser.new_page()
                 page.goto(started["url"], wait_until="load")
