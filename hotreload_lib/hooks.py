@@ -85,6 +85,10 @@ def _no_assets() -> None:
     return None
 
 
+def _nothing_after_update() -> None:
+    return None
+
+
 def _no_extensions() -> list[str]:
     return []
 
@@ -101,7 +105,7 @@ class HostHooks:
     script_modules: Callable[[], list[types.ModuleType]] = _no_script_modules
     held_callables: Callable[[], list[Any]] = _nothing_held
     rebuild_page: Callable[[list[types.FunctionType], tuple[str, ...]], PageRebuild] = _nothing_to_rebuild
-    after_update: Callable[[], None] = _no_assets
+    after_update: Callable[[], None] = _nothing_after_update
     path_forms: Callable[[str], list[str]] = _no_other_forms
     asset_url: Callable[[str], str] = _no_asset_url
     refresh_assets: Callable[[], None] = _no_assets

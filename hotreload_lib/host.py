@@ -220,15 +220,17 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
       in Settings (and of the Apply button's inputs), an option whose label or default changed shows
       them; what cannot be placed (a new section or tab, a changed component, a script built without a
       group) waits for Reload UI."""
-    wanted = {id(function) for function in functions}
     within = tuple(os.path.join(folder, "") for folder in folders)
-    builders = [(kind, function, name, owner) for kind, function, name, owner in _page_builders()
-                if reaches(function, wanted, within)]
+    builders = []  # each builder with the updated functions it takes part in
+    for kind, function, name, owner in _page_builders():
+        touched = [updated for updated in functions if reaches(function, {id(updated)}, within)]
+        if touched:
+            builders.append((kind, function, name, owner, touched))
     demo = getattr(_shared(), "demo", None)
     if demo is None or getattr(getattr(_shared(), "cmd_opts", None), "nowebui", False):
-        return PageRebuild(waiting=tuple(name for _kind, _function, name, _owner in builders))
+        return PageRebuild(waiting=tuple(name for _kind, _function, name, _owner, _touched in builders))
     rebuild = PageRebuild()
-    for kind, function, name, owner in builders:
+    for kind, function, name, owner, touched in builders:
         try:
             if kind == "callbacks_ui_tabs":
                 done = _rebuild_tabs(demo, function)
@@ -244,8 +246,7 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
             rebuilt, notes = done
             rebuild = dataclasses.replace(rebuild, rebuilt=(*rebuild.rebuilt, *rebuilt),
                                           ran=(*rebuild.ran, *(f"{updated.__module__}.{updated.__qualname__}"
-                                                               for updated in functions
-                                                               if reaches(function, {id(updated)}, within))),
+                                                               for updated in touched)),
                                           notes=(*rebuild.notes, *notes))
     return rebuild
 
