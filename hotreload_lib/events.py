@@ -112,6 +112,10 @@ class ReloadEvent:
     needs: str = ""
     # "call": the error was raised when the webui called a replacement; the file's run had gone well.
     during: str = ""
+    # With "reload_now": the page's parts (elem_ids) that an open page re-renders in place instead of
+    # reloading (gradio 4's tabs), and the page build that shows them (the hello's "ui").
+    rerender: tuple[str, ...] = ()
+    ui: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -120,6 +124,7 @@ class ReloadEvent:
         data["notes"] = list(self.notes)
         data["modules"] = list(self.modules)
         data["changed"] = list(self.changed)
+        data["rerender"] = list(self.rerender)
         return data
 
     @cached_property

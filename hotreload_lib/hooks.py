@@ -63,6 +63,10 @@ class PageRebuild:
     waiting: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     error: BaseException | None = None
+    # The elem_ids of the rebuilt parts, when open pages can re-render all of them in place (gradio 4's
+    # tabs); empty: they reload. `page_build`: the number of the page's build that has them.
+    rerender: tuple[str, ...] = ()
+    page_build: int = 0
 
 
 def _nothing_to_rebuild(_functions: list[types.FunctionType], _folders: tuple[str, ...]) -> PageRebuild:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
-from .page.pagesplice import add, extend_load, find_block, recompute, splice
+from .page.pagesplice import PAGE_VERSION_KEY, add, extend_load, find_block, recompute, splice
+from .page.rerender import prepare, renderer_of
 from .page.server import Feed, add_routes, process_feed
 from .page.stream import GradioServer
 from .reloader import ensure_started, get_reloader, shutdown
@@ -230,6 +231,7 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
     if demo is None or getattr(getattr(_shared(), "cmd_opts", None), "nowebui", False):
         return PageRebuild(waiting=tuple(name for _kind, _function, name, _owner, _touched in builders))
     rebuild = PageRebuild()
+    in_place: list[str] | None = []  # None once a part is rebuilt that open pages cannot re-render
     for kind, function, name, owner, touched in builders:
         try:
             if kind == "callbacks_ui_tabs":
@@ -243,11 +245,16 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
         if done is None:
             rebuild = dataclasses.replace(rebuild, waiting=(*rebuild.waiting, name))
         else:
-            rebuilt, notes = done
+            rebuilt, notes, rerendered = done
+            in_place = None if in_place is None or rerendered is None else [*in_place, *rerendered]
             rebuild = dataclasses.replace(rebuild, rebuilt=(*rebuild.rebuilt, *rebuilt),
                                           ran=(*rebuild.ran, *(f"{updated.__module__}.{updated.__qualname__}"
                                                                for updated in touched)),
                                           notes=(*rebuild.notes, *notes))
+    if rebuild.rebuilt and in_place:
+        config = getattr(demo, "config", None)
+        rebuild = dataclasses.replace(rebuild, rerender=tuple(in_place), page_build=int(
+            config.get(PAGE_VERSION_KEY, 0) if isinstance(config, dict) else 0))
     return rebuild
 
 
@@ -283,21 +290,28 @@ def _page_builders() -> list[tuple[str, Any, str, Any]]:
     return builders
 
 
-def _rebuild_tabs(demo: Any, callback: Any) -> tuple[list[str], list[str]] | None:
+Rebuilt = tuple[list[str], list[str], "list[str] | None"]  # what, notes, the elem_ids pages re-render in place
+
+
+def _rebuild_tabs(demo: Any, callback: Any) -> Rebuilt | None:
     """The tabs `callback` returns, each in place of its TabItem's content; None when one of them is
-    not on the page (a new tab, or one hidden in Settings: only the host adds tabs)."""
+    not on the page (a new tab, or one hidden in Settings: only the host adds tabs). On gradio 4 the
+    open pages re-render them in place (page/rerender.py); without a re-render event, they reload."""
     tabs = [(interface, label, ifid, find_block(demo, f"tab_{ifid}")) for interface, label, ifid in
             list(callback() or [])]
     if not tabs or any(tab is None for *_rest, tab in tabs):
         return None
     notes: list[str] = []
+    in_place: list[str] | None = []
     for interface, label, ifid, tab in tabs:
-        splice(demo, tab, interface.render, label=label)
+        renderer = renderer_of(demo, tab)
+        splice(demo, tab, interface.render, label=label, rendered_in=renderer)
+        in_place = None if in_place is None or renderer is None else [*in_place, tab.elem_id]
         notes.extend(_pinned_defaults(interface.blocks.values(), ifid))
-    return [f"tab {label!r}" for _interface, label, _ifid, _tab in tabs], notes
+    return [f"tab {label!r}" for _interface, label, _ifid, _tab in tabs], notes, in_place
 
 
-def _rebuild_script_ui(demo: Any, klass: type) -> tuple[list[str], list[str]] | None:
+def _rebuild_script_ui(demo: Any, klass: type) -> Rebuilt | None:
     """Each instance of the Script class `klass` in the txt2img and img2img runners, its ui() built
     again in its group (A1111/Forge ScriptRunner.create_script_ui); None when one cannot be placed:
     no group, or no controls before (then nothing in the Generate button's inputs marks its place)."""
@@ -333,10 +347,10 @@ def _rebuild_script_ui(demo: Any, klass: type) -> tuple[list[str], list[str]] | 
                 other.args_to += len(new) - len(old)
         script.controls, script.args_to = new, start + len(new)
         notes.extend(_pinned_defaults(new, f"customscript/{source}/{tab}"))
-    return [f"{klass.__qualname__}.ui in {', '.join(dict.fromkeys(tab for tab, *_rest in places))}"], notes
+    return [f"{klass.__qualname__}.ui in {', '.join(dict.fromkeys(tab for tab, *_rest in places))}"], notes, None
 
 
-def _rebuild_settings(demo: Any, callback: Any) -> tuple[list[str], list[str]] | None:
+def _rebuild_settings(demo: Any, callback: Any) -> Rebuilt | None:
     """Run an on_ui_settings callback again, and show what it registers now on the Settings page
     (A1111/Forge ui_settings: one component per option, `setting_<key>`, in the column of its section,
     `column_settings_<section id>`, all of them the inputs of "Apply settings", whose handler zips them
@@ -388,7 +402,7 @@ def _rebuild_settings(demo: Any, callback: Any) -> tuple[list[str], list[str]] |
         described.append(f"setting {key} (new)")
     if described:
         recompute(demo)
-    return described, []
+    return described, [], None
 
 
 def _setting_shape(info: Any) -> tuple[Any, ...]:
@@ -605,7 +619,20 @@ def on_app_started(demo: Any, app: Any) -> None:
         except TypeError:  # an app class that takes no weak reference: its routes are not looked through
             _app[0] = None
         add_page_routes(demo, app)
+    if demo is not None:
+        _prepare_tabs_for_rerender(demo)
     start_watching()
+
+
+def _prepare_tabs_for_rerender(demo: Any) -> None:
+    """On gradio 4, each tab of the webui's main Tabs (A1111/Forge create_ui: `gr.Tabs(elem_id="tabs")`,
+    a `gr.TabItem(elem_id="tab_<id>")` each) gets the event an open page fires to show it rebuilt
+    without a page load. Done before any rebuild: a page knows only the events it loaded."""
+    tabs = find_block(demo, "tabs")
+    items = [item for item in list(getattr(tabs, "children", None) or [])
+             if str(getattr(item, "elem_id", "") or "").startswith("tab_")]
+    if prepare(demo, items):
+        recompute(demo)
 
 
 def on_before_reload() -> None:

@@ -751,16 +751,18 @@ var hotReload = {
     // A component's key: its elem_id, else its label path (the labels of the tabs it is in, then
     // its own), and its index among components of the same key. Not gradio's component-N ids,
     // which every build numbers anew.
-    keyOf: function(node, label, counts) {
+    // `within`: a tab whose own label is not part of the path (a tab re-rendered in place may be
+    // renamed; what is inside it keeps its key).
+    keyOf: function(node, label, counts, within) {
         var id = node.id && !/^component-\d+$/.test(node.id) ? "#" + node.id : "";
-        var base = id || hotReload.tabPath(node).concat([label]).join(" \u203a ");
+        var base = id || hotReload.tabPath(node, within).concat([label]).join(" \u203a ");
         counts[base] = (counts[base] || 0) + 1;
         return counts[base] > 1 ? base + " [" + counts[base] + "]" : base;
     },
 
-    tabPath: function(node) {
+    tabPath: function(node, within) {
         var path = [];
-        for (var item = node.closest(".tabitem"); item; item = item.parentNode.closest(".tabitem")) {
+        for (var item = node.closest(".tabitem"); item && item !== within; item = item.parentNode.closest(".tabitem")) {
             var items = Array.prototype.filter.call(item.parentNode.children, function(child) {
                 return child.classList.contains("tabitem");
             });
@@ -785,13 +787,13 @@ var hotReload = {
         return (input.closest("label") || input.parentNode).textContent.trim();
     },
 
-    // key -> {kind, block} of every input component of the page.
-    inputs: function() {
+    // key -> {kind, block} of every input component of the page, or of the tab `within`.
+    inputs: function(within) {
         var found = {};
         var counts = {};
-        Array.prototype.forEach.call(hotReload.root().querySelectorAll(".block[id]"), function(block) {
+        Array.prototype.forEach.call((within || hotReload.root()).querySelectorAll(".block[id]"), function(block) {
             var kind = hotReload.kindOf(block);
-            if (kind) found[hotReload.keyOf(block, hotReload.labelOf(block, kind), counts)] = {kind: kind, block: block};
+            if (kind) found[hotReload.keyOf(block, hotReload.labelOf(block, kind), counts, within)] = {kind: kind, block: block};
         });
         return found;
     },
@@ -993,22 +995,7 @@ var hotReload = {
                 (buttons.length === saved.count ? buttons[saved.index] : undefined);
             if (button && !button.classList.contains("selected")) button.click();
         });
-        var inputs = hotReload.inputs();
-        var skipped = [];
-        var steps = Promise.resolve();
-        Object.keys(state.inputs || {}).forEach(function(key) {
-            var saved = state.inputs[key];
-            steps = steps.then(function() {
-                var input = inputs[key];
-                if (!input || input.kind !== saved.kind) return skipped.push(key + " (no longer on the page)");
-                return Promise.resolve(hotReload.put(input, saved.value)).then(function(ok) {
-                    if (!ok) skipped.push(key + " (does not take " + JSON.stringify(saved.value) + ")");
-                }, function(error) {
-                    skipped.push(key + " (" + error + ")");
-                });
-            });
-        });
-        return steps.then(function() {
+        return hotReload.putInputs(state.inputs || {}, hotReload.inputs()).then(function(skipped) {
             if (Array.isArray(state.scroll)) window.scrollTo(state.scroll[0], state.scroll[1]);
             if (skipped.length) console.info("[Hot Reload] not restored after the reload: " + skipped.join(", "));
             var notice = state.notice;
@@ -1016,6 +1003,25 @@ var hotReload = {
                 hotReload.show({kind: "info", title: notice.title, lines: (notice.lines || []).map(String)});
             }
         });
+    },
+
+    // Puts each saved value ({key: {kind, value}}) into the input of its key in `inputs`, one after
+    // the other (a dropdown takes several steps). Settles with what was not put back, and why.
+    putInputs: function(saved, inputs) {
+        var skipped = [];
+        var steps = Promise.resolve();
+        Object.keys(saved).forEach(function(key) {
+            steps = steps.then(function() {
+                var input = inputs[key];
+                if (!input || input.kind !== saved[key].kind) return skipped.push(key + " (no longer on the page)");
+                return Promise.resolve(hotReload.put(input, saved[key].value)).then(function(ok) {
+                    if (!ok) skipped.push(key + " (does not take " + JSON.stringify(saved[key].value) + ")");
+                }, function(error) {
+                    skipped.push(key + " (" + error + ")");
+                });
+            });
+        });
+        return steps.then(function() { return skipped; });
     },
 
     // Which build of the UI this page shows: gradio embeds the config it served in the page, and a
@@ -1030,22 +1036,139 @@ var hotReload = {
         return "UI rebuilt" + (messages[0] ? ": " + messages[0] : "");
     },
 
-    // Several rebuilt-UI events in a burst (a save of several files) are one reload.
-    // Their notes (a default that ui-config.json keeps) go along to the reloaded page's toast.
+    // Several rebuilt-UI events in a burst (a save of several files) are one update of the page:
+    // the tabs they name re-rendered in place when every event names what it rebuilt (gradio 4),
+    // else one reload. Their notes (a default that ui-config.json keeps) go along to the toast.
     rebuiltSoon: function(event) {
         if (hotReload.rebuilt === null) {
-            hotReload.rebuilt = {messages: [], notes: []};
+            hotReload.rebuilt = {messages: [], notes: [], parts: [], reload: false, ui: 0};
             setTimeout(function() {
                 var rebuilt = hotReload.rebuilt;
-                hotReload.reloadPage({title: hotReload.rebuiltTitle(rebuilt.messages),
-                    lines: rebuilt.messages.slice(1).concat(rebuilt.notes)});
+                hotReload.rebuilt = null;
+                var notice = {title: hotReload.rebuiltTitle(rebuilt.messages),
+                    lines: rebuilt.messages.slice(1).concat(rebuilt.notes)};
+                if (rebuilt.reload) {
+                    hotReload.reloadPage(notice);
+                    return;
+                }
+                hotReload.rendering = hotReload.rendering.then(function() {
+                    return hotReload.renderInPlace(rebuilt.parts, rebuilt.ui);
+                }).then(function() {
+                    hotReload.show({kind: "info", title: notice.title, lines: notice.lines});
+                }, function(why) {
+                    console.info("[Hot Reload] the page reloads instead: " + why);
+                    hotReload.reloadPage(notice);
+                });
             }, hotReload.rebuiltMs);
         }
-        [[hotReload.rebuilt.messages, event.message ? [event.message] : []],
-         [hotReload.rebuilt.notes, event.notes || []]].forEach(function(pair) {
+        var rebuilt = hotReload.rebuilt;
+        var parts = Array.isArray(event.rerender) ? event.rerender : [];
+        if (!parts.length) rebuilt.reload = true;
+        if (typeof event.ui === "number") rebuilt.ui = Math.max(rebuilt.ui, event.ui);
+        [[rebuilt.parts, parts], [rebuilt.messages, event.message ? [event.message] : []],
+         [rebuilt.notes, event.notes || []]].forEach(function(pair) {
             pair[1].forEach(function(text) {
                 if (pair[0].indexOf(text) < 0) pair[0].push(String(text));
             });
+        });
+    },
+
+    // -- a tab rebuilt on the server, re-rendered in this page (gradio 4) ---------------------
+    // Each tab has an event that only this page fires (page/rerender.py): its answer carries the
+    // tab as the server has it now, and gradio swaps the tab's subtree in place. Nothing else on
+    // the page is touched; in the tab, what the user changed is put back where the component
+    // still exists. Settled once the new tab is in place; refused (then the page reloads, keeping
+    // what the user typed) when the page has no such event for a tab or the answer does not come.
+    renderEvent: "hot_reload_render",
+    renderMs: 15000,
+    rendering: Promise.resolve(),
+
+    renderInPlace: function(elemIds, ui) {
+        var config = window.gradio_config || {};
+        var parts = [];
+        for (var index = 0; index < elemIds.length; index++) {
+            var part = hotReload.renderablePart(config, elemIds[index]);
+            if (!part) return Promise.reject("this page has no in-place render for " + elemIds[index]);
+            parts.push(part);
+        }
+        var pageKeys = new Map();
+        var everyInput = hotReload.inputs();
+        Object.keys(everyInput).forEach(function(key) { pageKeys.set(everyInput[key].block, key); });
+        parts.forEach(function(part) {
+            var inputs = hotReload.inputs(part.element);
+            part.old = Array.prototype.slice.call(part.element.querySelectorAll(".block[id]"));
+            part.changed = {};
+            Object.keys(inputs).forEach(function(key) {
+                var before = hotReload.loadedValues[pageKeys.get(inputs[key].block)];
+                var value = hotReload.valueOf(inputs[key]);
+                if (before !== undefined && before !== JSON.stringify(value)) {
+                    part.changed[key] = {kind: inputs[key].kind, value: value};
+                }
+            });
+            part.element.dispatchEvent(new CustomEvent("gradio", {bubbles: true,
+                detail: {id: part.id, event: hotReload.renderEvent, data: null}}));
+        });
+        return Promise.all(parts.map(hotReload.rendered)).then(function() {
+            if (config.hot_reload_ui === undefined || ui > config.hot_reload_ui) config.hot_reload_ui = ui;
+            var every = hotReload.inputs();
+            var steps = Promise.resolve([]);
+            parts.forEach(function(part) {
+                var element = hotReload.root().querySelector("#" + CSS.escape(part.elemId)) || part.element;
+                Object.keys(every).forEach(function(key) { // the new tab's values as built
+                    if (element.contains(every[key].block)) {
+                        hotReload.loadedValues[key] = JSON.stringify(hotReload.valueOf(every[key]));
+                    }
+                });
+                steps = steps.then(function(skipped) {
+                    return hotReload.putInputs(part.changed, hotReload.inputs(element)).then(function(more) {
+                        return skipped.concat(more);
+                    });
+                });
+            });
+            return steps.then(function(skipped) {
+                if (skipped.length) console.info("[Hot Reload] not restored after the rebuild: " + skipped.join(", "));
+            });
+        });
+    },
+
+    // {id, elemId, element} of the tab `elemId` when this page can re-render it: the page's
+    // config has the tab's render event (a page loaded before the server added it has not).
+    renderablePart: function(config, elemId) {
+        var component = (config.components || []).filter(function(each) {
+            return each.props && each.props.elem_id === elemId;
+        })[0];
+        var element = component ? hotReload.root().querySelector("#" + CSS.escape(elemId)) : null;
+        var fires = component && (config.dependencies || []).some(function(dependency) {
+            return (dependency.targets || []).some(function(target) {
+                return Array.isArray(target) && target[0] === component.id && target[1] === hotReload.renderEvent;
+            });
+        });
+        return fires && element ? {id: component.id, elemId: elemId, element: element} : null;
+    },
+
+    // Settles when the tab's old components are gone from the page (gradio mounts the new ones in
+    // the same update); a tab that had none, at its first change.
+    rendered: function(part) {
+        return new Promise(function(resolve, reject) {
+            var done = function() {
+                return part.old.length ? part.old.every(function(block) { return !block.isConnected; }) : changed;
+            };
+            var changed = false;
+            var watcher = new MutationObserver(function() {
+                changed = true;
+                if (done()) finish(null);
+            });
+            var timer = setTimeout(function() {
+                finish("no answer in " + hotReload.renderMs / 1000 + " s");
+            }, hotReload.renderMs);
+            function finish(why) {
+                watcher.disconnect();
+                clearTimeout(timer);
+                if (why) reject(why);
+                else setTimeout(resolve, 0);
+            }
+            watcher.observe(hotReload.root().querySelector("#" + CSS.escape(part.elemId)).parentNode,
+                {childList: true, subtree: true});
         });
     },
 };

@@ -18,8 +18,9 @@ and events are taken out:
 - the page's config (and gradio 4's API description) is computed again: every page load from now on
   gets the new part.
 
-An open page still shows the config it loaded: gradio 3 has no way to send it a new one, so the page
-reloads (javascript/hot_reload.js keeps what the user typed across it).
+An open page still shows the config it loaded. gradio 3 has no way to send it a new one, so the page
+reloads (javascript/hot_reload.js keeps what the user typed across it); on gradio 4 the page
+re-renders a rebuilt tab in place (rerender.py).
 """
 from __future__ import annotations
 
@@ -60,22 +61,30 @@ def subtree_ids(block: Any) -> set[int]:
 
 
 def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str | None = None,
-           replacing: Sequence[Any] = ()) -> Built:
+           replacing: Sequence[Any] = (), rendered_in: Any = None) -> Built:
     """Replace what `container` (a block of `demo`) holds by what `build()` makes in it, and recompute
     the config that page loads get. `label` renames the container (a tab). `replacing`: old input
     components whose places in events outside the container the components `build()` returns take.
-    All or nothing: when building raises (the extension's code, a duplicate block, an api_name clash),
-    `demo` is as it was and the error goes to the caller."""
+    `rendered_in`: the container's TabRender (gradio 4, rerender.py), which the new components and
+    events are marked with. All or nothing: when building raises (the extension's code, a duplicate
+    block, an api_name clash), `demo` is as it was and the error goes to the caller."""
     undo = _Undo(demo, container)
     try:
         old = subtree_ids(container)
-        if isinstance(demo.fns, dict):
+        events_before = dict(demo.fns) if isinstance(demo.fns, dict) else None
+        if events_before is not None:
+            first_free = max(demo.default_config.fn_id, max(events_before, default=-1) + 1)
             _remove_events_of(demo.fns, old)
         else:
             _neutralise_events_of(demo.dependencies, demo.fns, old)
         container.children.clear()
         with _rendering_into(demo, container):
             built = build()
+        if events_before is not None:
+            added = _number_anew(demo.default_config, events_before, first_free)
+            if rendered_in is not None:
+                for item in [*(demo.blocks[block_id] for block_id in subtree_ids(container)), *added]:
+                    item.rendered_in = rendered_in
         if replacing:
             _swap_inputs(demo, list(replacing), list(built or []))  # type: ignore[call-overload]
         for block_id in old - _named_by_events(demo):
@@ -131,6 +140,27 @@ def extend_load(demo: Any, among: Any, added: list[Any], values: Callable[[], li
         recompute(demo)
         return True
     return False
+
+
+def _number_anew(config: Any, before: dict[int, Any], first_free: int) -> list[Any]:
+    """gradio 4: the events a build added, with ids from `first_free` on, which no event of this app
+    ever had. gradio numbers the events a rendered Blocks brings from the highest id in use, which is
+    the id of an event just taken out when that was the last one: an open page still knows that id for
+    the old event (it drops only the events marked as rendered in the part) and would send the new
+    one's clicks nowhere."""
+    added = sorted((fn_id, fn) for fn_id, fn in config.fns.items() if before.get(fn_id) is not fn)
+    if any(fn_id < first_free for fn_id, _fn in added):
+        renumbered = {fn_id: first_free + index for index, (fn_id, _fn) in enumerate(added)}
+        for fn_id, _fn in added:
+            del config.fns[fn_id]
+        for fn_id, fn in added:
+            fn._id = renumbered[fn_id]
+            fn.cancels = [renumbered.get(cancelled, cancelled) for cancelled in fn.cancels]
+            if fn.trigger_after is not None:
+                fn.trigger_after = renumbered.get(fn.trigger_after, fn.trigger_after)
+            config.fns[fn._id] = fn
+    config.fn_id = max(first_free, max(config.fns, default=-1) + 1)  # Blocks.render lowered it
+    return [fn for _fn_id, fn in added]
 
 
 def recompute(demo: Any) -> None:

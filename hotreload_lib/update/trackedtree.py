@@ -291,7 +291,8 @@ class TrackedTree:
         if page.rebuilt:
             message += f"; rebuilt {', '.join(page.rebuilt)} in place"
         self.reporter.publish(path, "updated", message, duration_ms=duration_ms, modules=modules,
-                              changed=changed_fields, notes=tuple(notes), needs=needs)
+                              changed=changed_fields, notes=tuple(notes), needs=needs,
+                              rerender=page.rerender if needs == "reload_now" else (), ui=page.page_build)
 
     def _report_failed(self, path: Path, result: UpdateResult, module: types.ModuleType) -> None:
         if result.status == "refused":
