@@ -421,7 +421,8 @@ def ui_lines(ui: dict[str, Any]) -> list[str]:
     if ui.get("status") != "ok":
         return [f"UI rebuild: {ui.get('status', 'not run')}: {ui.get('reason', '')}"]
     in_place, reload_ui = ui["in_place"], ui["reload_ui"]
-    return [f"UI rebuild in headless Chromium on the stand-in webui, until the page shows the new tab with the "
+    on = f" (gradio {ui['gradio']})" if ui.get("gradio") else ""
+    return [f"UI rebuild in headless Chromium on the stand-in webui{on}, until the page shows the new tab with the "
             f"typed prompt back: a tab edit rebuilt in place p50 {_ms(in_place['p50_ms'])} / p95 "
             f"{_ms(in_place['p95_ms'])} ms ({in_place['n']} saves); the host's Reload UI, click → page usable, p50 "
             f"{_ms(reload_ui['p50_ms'])} / p95 {_ms(reload_ui['p95_ms'])} ms ({reload_ui['n']}): "

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,9 @@ def run_ui(root: Path, logs: Path, *, saves: int, reloads: int, progress: Progre
         log.close()
     ratio = (round(reload_ui["p50_ms"] / in_place["p50_ms"], 1)
              if in_place["p50_ms"] and reload_ui["p50_ms"] else None)
-    return {"status": "ok", "in_place": in_place, "reload_ui": reload_ui, "reload_ui_p50_over_in_place_p50": ratio}
+    # gradio 3 shows the rebuilt tab through a page load, gradio 4 re-renders it in the open page.
+    return {"status": "ok", "gradio": version("gradio"), "in_place": in_place, "reload_ui": reload_ui,
+            "reload_ui_p50_over_in_place_p50": ratio}
 
 
 def _in_place(page: Any, tab_file: Path, saves: int) -> dict[str, Any]:

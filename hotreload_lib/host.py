@@ -251,11 +251,18 @@ def rebuild_page(functions: list[types.FunctionType], folders: tuple[str, ...]) 
                                           ran=(*rebuild.ran, *(f"{updated.__module__}.{updated.__qualname__}"
                                                                for updated in touched)),
                                           notes=(*rebuild.notes, *notes))
-    if rebuild.rebuilt and in_place:
+    if rebuild.rebuilt and in_place and not _has_page_scripts(folders):
         config = getattr(demo, "config", None)
         rebuild = dataclasses.replace(rebuild, rerender=tuple(in_place), page_build=int(
             config.get(PAGE_VERSION_KEY, 0) if isinstance(config, dict) else 0))
     return rebuild
+
+
+def _has_page_scripts(folders: tuple[str, ...]) -> bool:
+    """The extension has JavaScript the page ran at its load (the hosts add every javascript/*.js and
+    *.mjs of an extension): it may hold the old tab's elements, so the page reloads to run it again."""
+    return any(path.suffix in (".js", ".mjs") for folder in folders
+               for path in Path(folder, "javascript").glob("*") if path.is_file())
 
 
 def forget_script_hook_order() -> None:

@@ -798,14 +798,35 @@ var hotReload = {
         return found;
     },
 
-    // key -> {nav buttons} of every Tabs.
-    tabSets: function() {
+    // key -> {nav buttons} of every Tabs of the page, or of the tab `within`.
+    tabSets: function(within) {
         var found = {};
         var counts = {};
-        Array.prototype.forEach.call(hotReload.root().querySelectorAll(".tabs"), function(tabs) {
-            found[hotReload.keyOf(tabs, "tabs", counts)] = hotReload.tabButtons(tabs);
+        Array.prototype.forEach.call((within || hotReload.root()).querySelectorAll(".tabs"), function(tabs) {
+            found[hotReload.keyOf(tabs, "tabs", counts, within)] = hotReload.tabButtons(tabs);
         });
         return found;
+    },
+
+    // key -> the selected tab of each Tabs in `sets`: by its text, and by its place for a tab a
+    // rebuild renamed (the set of tabs unchanged).
+    selectedTabs: function(sets) {
+        var tabs = {};
+        Object.keys(sets).forEach(function(key) {
+            var selected = sets[key].filter(function(button) { return button.classList.contains("selected"); })[0];
+            if (selected) tabs[key] = {text: selected.textContent.trim(), index: sets[key].indexOf(selected),
+                count: sets[key].length};
+        });
+        return tabs;
+    },
+
+    selectTabs: function(saved, sets) {
+        Object.keys(saved).forEach(function(key) {
+            var buttons = sets[key] || [];
+            var button = buttons.filter(function(each) { return each.textContent.trim() === saved[key].text; })[0] ||
+                (buttons.length === saved[key].count ? buttons[saved[key].index] : undefined);
+            if (button && !button.classList.contains("selected")) button.click();
+        });
     },
 
     valueOf: function(input) {
@@ -920,14 +941,7 @@ var hotReload = {
             var before = hotReload.loadedValues[key];
             if (before !== undefined && before !== JSON.stringify(value)) changed[key] = {kind: inputs[key].kind, value: value};
         });
-        var tabs = {};
-        var sets = hotReload.tabSets();
-        Object.keys(sets).forEach(function(key) {
-            var selected = sets[key].filter(function(button) { return button.classList.contains("selected"); })[0];
-            // By its text, and by its place for a tab the rebuild renamed (the set of tabs unchanged).
-            if (selected) tabs[key] = {text: selected.textContent.trim(), index: sets[key].indexOf(selected),
-                count: sets[key].length};
-        });
+        var tabs = hotReload.selectedTabs(hotReload.tabSets());
         var state = {version: hotReload.stateVersion, path: window.location.pathname, time: Date.now(),
             notice: notice || null, inputs: changed, tabs: tabs, scroll: [window.scrollX, window.scrollY]};
         var text = JSON.stringify(state);
@@ -987,14 +1001,7 @@ var hotReload = {
     },
 
     putBack: function(state) {
-        var sets = hotReload.tabSets();
-        Object.keys(state.tabs || {}).forEach(function(key) {
-            var saved = state.tabs[key] || {};
-            var buttons = sets[key] || [];
-            var button = buttons.filter(function(each) { return each.textContent.trim() === saved.text; })[0] ||
-                (buttons.length === saved.count ? buttons[saved.index] : undefined);
-            if (button && !button.classList.contains("selected")) button.click();
-        });
+        hotReload.selectTabs(state.tabs || {}, hotReload.tabSets());
         return hotReload.putInputs(state.inputs || {}, hotReload.inputs()).then(function(skipped) {
             if (Array.isArray(state.scroll)) window.scrollTo(state.scroll[0], state.scroll[1]);
             if (skipped.length) console.info("[Hot Reload] not restored after the reload: " + skipped.join(", "));
@@ -1097,6 +1104,7 @@ var hotReload = {
         parts.forEach(function(part) {
             var inputs = hotReload.inputs(part.element);
             part.old = Array.prototype.slice.call(part.element.querySelectorAll(".block[id]"));
+            part.tabs = hotReload.selectedTabs(hotReload.tabSets(part.element));
             part.changed = {};
             Object.keys(inputs).forEach(function(key) {
                 var before = hotReload.loadedValues[pageKeys.get(inputs[key].block)];
@@ -1119,6 +1127,7 @@ var hotReload = {
                         hotReload.loadedValues[key] = JSON.stringify(hotReload.valueOf(every[key]));
                     }
                 });
+                hotReload.selectTabs(part.tabs, hotReload.tabSets(element));
                 steps = steps.then(function(skipped) {
                     return hotReload.putInputs(part.changed, hotReload.inputs(element)).then(function(more) {
                         return skipped.concat(more);

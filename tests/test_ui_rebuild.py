@@ -165,6 +165,16 @@ def test_an_edited_tab_is_rebuilt_in_place_in_the_running_app(
     assert "Other tab" in labels(config) and "txt2img" in labels(config)
 
 
+def test_an_extension_with_page_javascript_has_its_rebuilt_tab_shown_by_a_page_load(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+    """Its script ran at the page's load against the old tab's elements: only a page load runs it again."""
+    write(tab_ext / "javascript" / "tab_ext.js", "onUiLoaded(() => {});\n")
+    _url, watcher = serve(webui, tmp_path, tab_ext)
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+    rebuilt = watcher.file("tab-ext/scripts/tab_ext.py")
+    assert (rebuilt.needs, rebuilt.rerender) == ("reload_now", ())
+
+
 def test_a_tab_whose_builder_raises_stays_as_it_was(webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
     url, watcher = serve(webui, tmp_path, tab_ext)
     before = page_config(url)
@@ -390,6 +400,16 @@ def test_on_gradio_4_the_open_page_re_renders_the_tab_without_a_page_load(
         edit(tab_ext / "tab_lib" / "rows.py", f'    shout = gr.Button("{shout}", elem_id="tab_ext_shout")\n'
              '    shout.click(fn=lambda who: who.upper() + "!", inputs=[name], outputs=[out])\n', "")
         page.locator("#tab_ext_shout").wait_for(state="detached")
+
+    # A Tabs inside the tab keeps its selected tab.
+    edit(tab_ext / "scripts" / "tab_ext.py", '        greeting_row(name)\n',
+         '        greeting_row(name)\n        with gr.Tabs():\n'
+         '            with gr.Tab("First"):\n                gr.Markdown("first")\n'
+         '            with gr.Tab("Second"):\n                gr.Textbox(label="Note", elem_id="tab_ext_note")\n')
+    page.locator("button:text-is('Second')").dispatch_event("click")  # under the toasts
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext v2", "tab_ext"', '"Tab ext v3", "tab_ext"')
+    page.locator("button.selected:text-is('Tab ext v3')").wait_for()
+    page.locator("button.selected:text-is('Second')").wait_for()
 
     assert page.evaluate("() => window.loadedOnce === true"), "the page was not loaded again"
     assert page.evaluate("() => document.querySelector('#txt2img_prompt textarea').value") == "a lighthouse at dusk"
