@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from .hooks import HostHooks, PageRebuild
-from .page.pagesplice import PAGE_VERSION_KEY, add, extend_load, find_block, recompute, splice
+from .page.pagesplice import (
+    PAGE_VERSION_KEY,
+    add,
+    extend_load,
+    find_block,
+    next_page_build,
+    no_apps_made,
+    recompute,
+    splice,
+)
 from .page.rerender import prepare, renderer_of
 from .page.server import Feed, add_routes, process_feed
 from .page.stream import GradioServer
@@ -304,15 +313,17 @@ def _rebuild_tabs(demo: Any, callback: Any) -> Rebuilt | None:
     """The tabs `callback` returns, each in place of its TabItem's content; None when one of them is
     not on the page (a new tab, or one hidden in Settings: only the host adds tabs). On gradio 4 the
     open pages re-render them in place (page/rerender.py); without a re-render event, they reload."""
-    tabs = [(interface, label, ifid, find_block(demo, f"tab_{ifid}")) for interface, label, ifid in
-            list(callback() or [])]
+    with no_apps_made():
+        returned = list(callback() or [])
+    tabs = [(interface, label, ifid, find_block(demo, f"tab_{ifid}")) for interface, label, ifid in returned]
     if not tabs or any(tab is None for *_rest, tab in tabs):
         return None
     notes: list[str] = []
     in_place: list[str] | None = []
+    page_build = next_page_build()
     for interface, label, ifid, tab in tabs:
         renderer = renderer_of(demo, tab)
-        splice(demo, tab, interface.render, label=label, rendered_in=renderer)
+        splice(demo, tab, interface.render, label=label, rendered_in=renderer, page_build=page_build)
         in_place = None if in_place is None or renderer is None else [*in_place, tab.elem_id]
         notes.extend(_pinned_defaults(interface.blocks.values(), ifid))
     return [f"tab {label!r}" for _interface, label, _ifid, _tab in tabs], notes, in_place

@@ -1043,40 +1043,40 @@ var hotReload = {
         return "UI rebuilt" + (messages[0] ? ": " + messages[0] : "");
     },
 
-    // Several rebuilt-UI events in a burst (a save of several files) are one update of the page:
-    // the tabs they name re-rendered in place when every event names what it rebuilt (gradio 4),
-    // else one reload. Their notes (a default that ui-config.json keeps) go along to the toast.
+    // A rebuilt tab that this page can re-render in place (gradio 4) is at once, after any render
+    // under way. Rebuilt-UI events that need a page load, in a burst (a save of several files),
+    // are one reload; their notes (a default that ui-config.json keeps) go along to its toast.
     rebuiltSoon: function(event) {
+        var parts = Array.isArray(event.rerender) ? event.rerender : [];
+        if (parts.length && hotReload.rebuilt === null) {
+            hotReload.renderSoon(event, parts);
+            return;
+        }
         if (hotReload.rebuilt === null) {
-            hotReload.rebuilt = {messages: [], notes: [], parts: [], reload: false, ui: 0};
+            hotReload.rebuilt = {messages: [], notes: []};
             setTimeout(function() {
                 var rebuilt = hotReload.rebuilt;
-                hotReload.rebuilt = null;
-                var notice = {title: hotReload.rebuiltTitle(rebuilt.messages),
-                    lines: rebuilt.messages.slice(1).concat(rebuilt.notes)};
-                if (rebuilt.reload) {
-                    hotReload.reloadPage(notice);
-                    return;
-                }
-                hotReload.rendering = hotReload.rendering.then(function() {
-                    return hotReload.renderInPlace(rebuilt.parts, rebuilt.ui);
-                }).then(function() {
-                    hotReload.show({kind: "info", title: notice.title, lines: notice.lines});
-                }, function(why) {
-                    console.info("[Hot Reload] the page reloads instead: " + why);
-                    hotReload.reloadPage(notice);
-                });
+                hotReload.reloadPage({title: hotReload.rebuiltTitle(rebuilt.messages),
+                    lines: rebuilt.messages.slice(1).concat(rebuilt.notes)});
             }, hotReload.rebuiltMs);
         }
-        var rebuilt = hotReload.rebuilt;
-        var parts = Array.isArray(event.rerender) ? event.rerender : [];
-        if (!parts.length) rebuilt.reload = true;
-        if (typeof event.ui === "number") rebuilt.ui = Math.max(rebuilt.ui, event.ui);
-        [[rebuilt.parts, parts], [rebuilt.messages, event.message ? [event.message] : []],
-         [rebuilt.notes, event.notes || []]].forEach(function(pair) {
+        [[hotReload.rebuilt.messages, event.message ? [event.message] : []],
+         [hotReload.rebuilt.notes, event.notes || []]].forEach(function(pair) {
             pair[1].forEach(function(text) {
                 if (pair[0].indexOf(text) < 0) pair[0].push(String(text));
             });
+        });
+    },
+
+    renderSoon: function(event, parts) {
+        hotReload.rendering = hotReload.rendering.then(function() {
+            return hotReload.renderInPlace(parts, typeof event.ui === "number" ? event.ui : 0);
+        }).then(function() {
+            hotReload.show({kind: "info", file: event.file || "", title: hotReload.rebuiltTitle([event.message]),
+                lines: (event.notes || []).map(String)});
+        }, function(why) {
+            console.info("[Hot Reload] the page reloads instead: " + why);
+            hotReload.rebuiltSoon({message: event.message, notes: event.notes});
         });
     },
 
@@ -1096,14 +1096,14 @@ var hotReload = {
         for (var index = 0; index < elemIds.length; index++) {
             var part = hotReload.renderablePart(config, elemIds[index]);
             if (!part) return Promise.reject("this page has no in-place render for " + elemIds[index]);
-            parts.push(part);
+            // The answer to an earlier render may have brought this build already.
+            if (hotReload.buildOf(part.element) < ui) parts.push(part);
         }
         var pageKeys = new Map();
         var everyInput = hotReload.inputs();
         Object.keys(everyInput).forEach(function(key) { pageKeys.set(everyInput[key].block, key); });
         parts.forEach(function(part) {
             var inputs = hotReload.inputs(part.element);
-            part.old = Array.prototype.slice.call(part.element.querySelectorAll(".block[id]"));
             part.tabs = hotReload.selectedTabs(hotReload.tabSets(part.element));
             part.changed = {};
             Object.keys(inputs).forEach(function(key) {
@@ -1116,12 +1116,12 @@ var hotReload = {
             part.element.dispatchEvent(new CustomEvent("gradio", {bubbles: true,
                 detail: {id: part.id, event: hotReload.renderEvent, data: null}}));
         });
-        return Promise.all(parts.map(hotReload.rendered)).then(function() {
+        return Promise.all(parts.map(function(part) { return hotReload.rendered(part, ui); })).then(function() {
             if (config.hot_reload_ui === undefined || ui > config.hot_reload_ui) config.hot_reload_ui = ui;
             var every = hotReload.inputs();
             var steps = Promise.resolve([]);
             parts.forEach(function(part) {
-                var element = hotReload.root().querySelector("#" + CSS.escape(part.elemId)) || part.element;
+                var element = hotReload.partElement(part.elemId) || part.element;
                 Object.keys(every).forEach(function(key) { // the new tab's values as built
                     if (element.contains(every[key].block)) {
                         hotReload.loadedValues[key] = JSON.stringify(hotReload.valueOf(every[key]));
@@ -1140,13 +1140,24 @@ var hotReload = {
         });
     },
 
+    partElement: function(elemId) {
+        return hotReload.root().querySelector("#" + CSS.escape(elemId));
+    },
+
+    // The page build a re-rendered tab shows (page/rerender.py names it in the tab's classes); 0 for
+    // one never re-rendered.
+    buildOf: function(element) {
+        var found = /(?:^|\s)hot-reload-build-(\d+)(?:\s|$)/.exec(element ? element.className : "");
+        return found ? Number(found[1]) : 0;
+    },
+
     // {id, elemId, element} of the tab `elemId` when this page can re-render it: the page's
     // config has the tab's render event (a page loaded before the server added it has not).
     renderablePart: function(config, elemId) {
         var component = (config.components || []).filter(function(each) {
             return each.props && each.props.elem_id === elemId;
         })[0];
-        var element = component ? hotReload.root().querySelector("#" + CSS.escape(elemId)) : null;
+        var element = component ? hotReload.partElement(elemId) : null;
         var fires = component && (config.dependencies || []).some(function(dependency) {
             return (dependency.targets || []).some(function(target) {
                 return Array.isArray(target) && target[0] === component.id && target[1] === hotReload.renderEvent;
@@ -1155,17 +1166,12 @@ var hotReload = {
         return fires && element ? {id: component.id, elemId: elemId, element: element} : null;
     },
 
-    // Settles when the tab's old components are gone from the page (gradio mounts the new ones in
-    // the same update); a tab that had none, at its first change.
-    rendered: function(part) {
+    // Settles when the tab shows page build `ui` or a later one: gradio puts the answer's classes
+    // and components in place in one update.
+    rendered: function(part, ui) {
         return new Promise(function(resolve, reject) {
-            var done = function() {
-                return part.old.length ? part.old.every(function(block) { return !block.isConnected; }) : changed;
-            };
-            var changed = false;
             var watcher = new MutationObserver(function() {
-                changed = true;
-                if (done()) finish(null);
+                if (hotReload.buildOf(hotReload.partElement(part.elemId)) >= ui) finish(null);
             });
             var timer = setTimeout(function() {
                 finish("no answer in " + hotReload.renderMs / 1000 + " s");
@@ -1176,8 +1182,8 @@ var hotReload = {
                 if (why) reject(why);
                 else setTimeout(resolve, 0);
             }
-            watcher.observe(hotReload.root().querySelector("#" + CSS.escape(part.elemId)).parentNode,
-                {childList: true, subtree: true});
+            watcher.observe(part.element.parentNode, {childList: true, subtree: true, attributes: true,
+                attributeFilter: ["class"]});
         });
     },
 };

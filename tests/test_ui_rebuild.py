@@ -359,9 +359,10 @@ def test_the_open_page_shows_the_rebuilt_tab_and_keeps_the_typed_prompt(
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a lighthouse at dusk'")
 
     page.locator("button:text-is('Tab ext v2')").click()  # gradio 4 builds a tab's content when it is shown
+    page.locator("#tab_ext_shout").wait_for()  # the second save's rebuild
     page.fill("#tab_ext_name textarea", "you")
     page.click("#tab_ext_shout")
-    page.wait_for_function("() => document.querySelector('#tab_ext_greeting textarea').value === 'YOU!'")
+    page.wait_for_function("() => document.querySelector('#tab_ext_greeting textarea')?.value === 'YOU!'")
     assert webui.apps_created == 1, "no server restart"
     assert len(script_module("other_tab.py").built) == 1, "no other extension's UI code ran"
 
@@ -503,3 +504,40 @@ def test_a_script_hook_method_added_after_a_generation_runs_in_the_next(
 ''')
     assert watcher.file("tab-ext/scripts/tab_ext_script.py").outcome == "updated"
     assert generate(url, "a cat", None, 5, False) == "a cat, Before: [5], Strength: [5], After: [False]"
+
+
+def test_a_builder_run_for_a_splice_makes_no_app_and_leaves_other_threads_theirs() -> None:
+    """gradio makes a FastAPI app for every Blocks that ends as a root: most of a tab's rebuild time."""
+    import threading
+
+    import gradio as gr
+    from gradio.routes import App
+
+    from hotreload_lib.page.pagesplice import no_apps_made
+
+    held = App.__dict__["create_app"]
+    elsewhere: list[Any] = []
+    with no_apps_made():
+        with gr.Blocks(analytics_enabled=False) as here:
+            gr.Textbox()
+
+        def build_elsewhere() -> None:
+            with gr.Blocks(analytics_enabled=False) as blocks:
+                gr.Textbox()
+            elsewhere.append(blocks)
+
+        thread = threading.Thread(target=build_elsewhere)
+        thread.start()
+        thread.join()
+    assert here.app is None and elsewhere[0].app is not None
+    assert App.__dict__["create_app"] is held
+
+    def patched(*args: Any, **kwargs: Any) -> Any:  # another extension's, made while a builder runs
+        return None
+
+    try:
+        with no_apps_made():
+            App.create_app = staticmethod(patched)
+        assert App.create_app is patched, "left in place"
+    finally:
+        App.create_app = held

@@ -25,9 +25,12 @@ re-renders a rebuilt tab in place (rerender.py).
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+from .rerender import mark_build
 
 REMOVED_TRIGGER = "hot_reload_removed"  # a gradio 3 event the page never fires: its slot is kept
 # Set in the config of each rebuilt page: gradio embeds the config in the page it serves
@@ -61,14 +64,17 @@ def subtree_ids(block: Any) -> set[int]:
 
 
 def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str | None = None,
-           replacing: Sequence[Any] = (), rendered_in: Any = None) -> Built:
+           replacing: Sequence[Any] = (), rendered_in: Any = None, page_build: int | None = None) -> Built:
     """Replace what `container` (a block of `demo`) holds by what `build()` makes in it, and recompute
     the config that page loads get. `label` renames the container (a tab). `replacing`: old input
     components whose places in events outside the container the components `build()` returns take.
     `rendered_in`: the container's TabRender (gradio 4, rerender.py), which the new components and
-    events are marked with. All or nothing: when building raises (the extension's code, a duplicate
-    block, an api_name clash), `demo` is as it was and the error goes to the caller."""
+    events are marked with. `page_build`: the number of the page build this splice is part of (the
+    next one if None; parts rebuilt together share one). All or nothing: when building raises (the
+    extension's code, a duplicate block, an api_name clash), `demo` is as it was and the error goes to
+    the caller."""
     undo = _Undo(demo, container)
+    page_build = next_page_build() if page_build is None else page_build
     try:
         old = subtree_ids(container)
         events_before = dict(demo.fns) if isinstance(demo.fns, dict) else None
@@ -85,13 +91,14 @@ def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str 
             if rendered_in is not None:
                 for item in [*(demo.blocks[block_id] for block_id in subtree_ids(container)), *added]:
                     item.rendered_in = rendered_in
+                mark_build(container, page_build)
         if replacing:
             _swap_inputs(demo, list(replacing), list(built or []))  # type: ignore[call-overload]
         for block_id in old - _named_by_events(demo):
             demo.blocks.pop(block_id, None)
         if label is not None:
             container.label = label
-        recompute(demo)
+        recompute(demo, page_build)
     except BaseException:
         undo()
         raise
@@ -163,11 +170,15 @@ def _number_anew(config: Any, before: dict[int, Any], first_free: int) -> list[A
     return [fn for _fn_id, fn in added]
 
 
-def recompute(demo: Any) -> None:
-    """The config every page load gets from now on (and gradio 4's API description, which it embeds
-    in every page and keeps: it names components)."""
+def next_page_build() -> int:
+    return next(_page_versions)
+
+
+def recompute(demo: Any, page_build: int | None = None) -> None:
+    """The config every page load gets from now on, as page build `page_build` (the next one if None),
+    and gradio 4's API description, which it embeds in every page and keeps: it names components."""
     demo.config = demo.get_config_file()
-    demo.config[PAGE_VERSION_KEY] = next(_page_versions)
+    demo.config[PAGE_VERSION_KEY] = next_page_build() if page_build is None else page_build
     for app in {id(app): app for app in (getattr(demo, "app", None), getattr(demo, "server_app", None))}.values():
         for cached in ("api_info", "all_app_info"):
             if getattr(app, cached, None) is not None:
@@ -190,6 +201,7 @@ class _Undo:
                           for fn in functions]
         self.children = list(container.children)
         self.label = getattr(container, "label", None)
+        self.classes = getattr(container, "elem_classes", None)
 
     def __call__(self) -> None:
         self.demo.blocks.clear()
@@ -207,6 +219,33 @@ class _Undo:
         self.container.children[:] = self.children
         if self.label is not None:
             self.container.label = self.label
+        if hasattr(self.container, "elem_classes"):
+            self.container.elem_classes = self.classes
+
+
+@contextmanager
+def no_apps_made() -> Iterator[None]:
+    """While a builder runs again for a splice on this thread: gradio makes a FastAPI app (dozens of
+    routes, their pydantic models) for every Blocks that ends as a root, twice on gradio 4 (its queue()
+    at the start too): most of a tab's rebuild time. A tab's Blocks is only rendered into the page; no
+    app of it is ever served. Other threads still get theirs; another patch of create_app made
+    meanwhile is left in place."""
+    from gradio.routes import App
+
+    held = App.__dict__["create_app"]
+    create = App.create_app
+    builder = threading.get_ident()
+
+    def create_app(blocks: Any, *args: Any, **kwargs: Any) -> Any:
+        return None if threading.get_ident() == builder else create(blocks, *args, **kwargs)
+
+    ours = staticmethod(create_app)
+    App.create_app = ours
+    try:
+        yield
+    finally:
+        if App.__dict__.get("create_app") is ours:
+            App.create_app = held
 
 
 @contextmanager

@@ -13,7 +13,8 @@ describes the tab as it is now: the page removes the old components and the even
 rendered in this tab, and adds the new ones.
 
 The components and events a rebuild makes are marked as rendered in the tab (`rendered_in`), so that
-the next rebuild's answer takes them out of the page again. gradio 3 has none of this: its pages
+the next rebuild's answer takes them out of the page again, and the tab's classes name the page
+build it is part of (BUILD_CLASS). gradio 3 has none of this: its pages
 reload (javascript/hot_reload.js keeps what the user typed across it)."""
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from collections.abc import Iterable
 from typing import Any
 
 RENDER_EVENT = "hot_reload_render"
+# A re-rendered tab's class names the page build it shows: a page that heard of a rebuild knows
+# whether the tab it has is that one already (an answer to an earlier render may bring a later
+# build), and when the answer it asked for is in place.
+BUILD_CLASS = "hot-reload-build-"
 log = logging.getLogger("hot_reload")
 
 
@@ -66,6 +71,13 @@ def prepare(demo: Any, containers: Iterable[Any]) -> list[Any]:
                 trigger_mode="always_last", renderable=render, postprocess=False)
         ready.append(container)
     return ready
+
+
+def mark_build(container: Any, build: int) -> None:
+    """Name the page build `build` in `container`'s classes (in place of an earlier one)."""
+    classes = [name for name in list(getattr(container, "elem_classes", None) or [])
+               if not str(name).startswith(BUILD_CLASS)]
+    container.elem_classes = [*classes, f"{BUILD_CLASS}{build}"]
 
 
 def renderer_of(demo: Any, container: Any) -> TabRender | None:
