@@ -23,6 +23,7 @@ from .page.pagesplice import (
     add,
     extend_load,
     find_block,
+    inputs_within,
     next_page_build,
     no_apps_made,
     recompute,
@@ -338,17 +339,18 @@ def _rebuild_script_ui(demo: Any, klass: type) -> Rebuilt | None:
     for tab in ("txt2img", "img2img"):
         runner = getattr(scripts, f"scripts_{tab}", None)
         for script in [script for script in list(getattr(runner, "scripts", None) or []) if type(script) is klass]:
-            old = list(getattr(script, "controls", None) or [])
             group = getattr(script, "group", None)
             start, end = getattr(script, "args_from", None), getattr(script, "args_to", None)
-            if (group is None or not old or getattr(group, "_id", None) not in demo.blocks or start is None
-                    or list(runner.inputs[start:end]) != old):
+            if group is None or getattr(group, "_id", None) not in demo.blocks or start is None or end is None:
                 return None
-            places.append((tab, runner, script, group, old, start, end))
+            old, held = _script_controls(demo, runner, script, group, start, end)
+            if not old:
+                return None
+            places.append((tab, runner, script, group, old, held, start, end))
     if not places:
         return None
     notes: list[str] = []
-    for tab, runner, script, group, old, start, end in places:
+    for tab, runner, script, group, old, held, start, end in places:
         source = os.path.basename(str(getattr(script, "filename", "") or ""))
 
         def build(script: Any = script, source: str = source) -> list[Any]:
@@ -358,14 +360,29 @@ def _rebuild_script_ui(demo: Any, klass: type) -> Rebuilt | None:
             return controls
 
         new = splice(demo, group, build, replacing=old)
-        runner.inputs[start:end] = new
+        if held:
+            runner.inputs[start:end] = new
+            script.controls = new
         for other in list(runner.scripts):
             if other is not script and isinstance(getattr(other, "args_from", None), int) and other.args_from >= end:
                 other.args_from += len(new) - len(old)
                 other.args_to += len(new) - len(old)
-        script.controls, script.args_to = new, start + len(new)
+        script.args_to = start + len(new)
         notes.extend(_pinned_defaults(new, f"customscript/{source}/{tab}"))
     return [f"{klass.__qualname__}.ui in {', '.join(dict.fromkeys(tab for tab, *_rest in places))}"], notes, None
+
+
+def _script_controls(demo: Any, runner: Any, script: Any, group: Any, start: int, end: int) -> tuple[list[Any], bool]:
+    """The controls a Script's ui() made, and whether the runner holds them. A1111/Forge keep them as
+    `script.controls` and in the runner's `inputs[args_from:args_to]`. SD.Next keeps neither
+    (modules/scripts_manager.py ScriptRunner.setup_ui: its `inputs` list is its own, returned for the
+    Generate button's inputs, and `self.inputs` stays `[None]`): there they are the components inside
+    the script's group that the Generate button takes, `args_to - args_from` of them."""
+    controls = list(getattr(script, "controls", None) or [])
+    inputs = getattr(runner, "inputs", None)
+    if controls and isinstance(inputs, list) and inputs[start:end] == controls:
+        return controls, True
+    return inputs_within(demo, group, end - start) or [], False
 
 
 def _rebuild_settings(demo: Any, callback: Any) -> Rebuilt | None:

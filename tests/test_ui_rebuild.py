@@ -260,8 +260,15 @@ def generate(url: str, *values: Any) -> str:
     return click(url, page_config(url), "txt2img_generate", *values)
 
 
+@pytest.mark.parametrize("runner_keeps_inputs", [True, False], ids=["a1111", "sdnext"])
 def test_a_script_ui_is_rebuilt_in_place_and_its_new_controls_reach_process(
-        webui: StandinWebui, tab_ext: Path, tmp_path: Path) -> None:
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        runner_keeps_inputs: bool) -> None:
+    """Also in SD.Next's shape, where the runner keeps neither its inputs nor each script's controls:
+    the old controls are found where the Generate button takes them."""
+    from modules import scripts
+
+    monkeypatch.setattr(scripts.ScriptRunner, "keeps_inputs", runner_keeps_inputs)
     write(tab_ext / "scripts" / "tab_ext_script.py", SCRIPT_UI)
     url, watcher = serve(webui, tmp_path, tab_ext)
     assert generate(url, "a cat", None, 5, False) == "a cat, Strength: [5], After: [False]"
@@ -276,10 +283,9 @@ def test_a_script_ui_is_rebuilt_in_place_and_its_new_controls_reach_process(
     assert "Steps" in labels(config) and labels(config).count("Strength") == 1
     # The Generate button takes the new control, and the script after it keeps its own value.
     assert generate(url, "a cat", None, 5, 42, False) == "a cat, Strength: [5, 42], After: [False]"
-    from modules import scripts
-
     strength, after = scripts.scripts_txt2img.alwayson_scripts
     assert (strength.args_from, strength.args_to, after.args_from, after.args_to) == (1, 3, 3, 4)
+    assert (scripts.scripts_txt2img.inputs == [None]) is not runner_keeps_inputs
     assert webui.apps_created == 1
 
 

@@ -52,6 +52,21 @@ def find_block(demo: Any, elem_id: str) -> Any | None:
     return None
 
 
+def inputs_within(demo: Any, container: Any, count: int) -> list[Any] | None:
+    """The `count` components inside `container` that an event triggered from outside it takes as a
+    run of its inputs, in that order (a Script's controls in the Generate button's inputs); None when
+    no event does. An event of the container's own may take them in any order."""
+    inside = subtree_ids(container)
+    for fn, targets in _events(demo):
+        if targets and targets <= inside:
+            continue
+        start = next((index for index, block in enumerate(fn.inputs) if block._id in inside), None)
+        run = list(fn.inputs[start:start + count]) if start is not None and count > 0 else []
+        if len(run) == count and all(block._id in inside for block in run):
+            return run
+    return None
+
+
 def subtree_ids(block: Any) -> set[int]:
     """The ids of the blocks under `block` (not its own)."""
     found: set[int] = set()

@@ -9,7 +9,12 @@ The ScriptRunner builds the scripts' UI as A1111 1.10's does (setup_ui): each sc
 script dropdown) with `args_from`/`args_to` recording its slice, which the Generate button's inputs
 end with; a generation hands each always-on script's before_process() and process() its slice of the
 arguments. Which scripts override a hook is worked out once and cached in `callback_map`, kept while
-the number of always-on scripts stays the same (A1111's ordered_callbacks)."""
+the number of always-on scripts stays the same (A1111's ordered_callbacks).
+
+`ScriptRunner.keeps_inputs = False` builds it in SD.Next's shape instead (modules/scripts_manager.py,
+master 2026-07: ScriptRunner.setup_ui): the controls go to a list of setup_ui's own, which it returns
+for the Generate button's inputs, while the runner's `inputs` stays `[None]` and no script gets a
+`controls` attribute; `args_from`/`args_to` index that list all the same."""
 import dataclasses
 import os
 import sys
@@ -65,6 +70,8 @@ postprocessing_scripts_data = []
 
 
 class ScriptRunner:
+    keeps_inputs = True  # A1111/Forge; False: SD.Next's setup_ui (see the module's docstring)
+
     def __init__(self):
         self.scripts = []
         self.selectable_scripts = []
@@ -87,19 +94,20 @@ class ScriptRunner:
                 self.scripts.append(script)
                 self.selectable_scripts.append(script)
 
-    def create_script_ui(self, script):
-        script.args_from = len(self.inputs)
-        script.args_to = len(self.inputs)
+    def create_script_ui(self, script, inputs):
+        script.args_from = len(inputs)
+        script.args_to = len(inputs)
         controls = script.ui(script.is_img2img)
-        script.controls = controls
+        if self.keeps_inputs:
+            script.controls = controls
         if controls is None:
             return
         for control in controls:
             control.custom_script_source = os.path.basename(script.filename)
-        self.inputs += controls
-        script.args_to = len(self.inputs)
+        inputs += controls
+        script.args_to = len(inputs)
 
-    def setup_ui_for_section(self, section, scriptlist=None):
+    def setup_ui_for_section(self, section, inputs, scriptlist=None):
         import gradio as gr
 
         for script in self.alwayson_scripts if scriptlist is None else scriptlist:
@@ -107,21 +115,22 @@ class ScriptRunner:
                 continue
             if script.create_group:
                 with gr.Group(visible=script.alwayson) as group:
-                    self.create_script_ui(script)
+                    self.create_script_ui(script, inputs)
                 script.group = group
             else:
-                self.create_script_ui(script)
+                self.create_script_ui(script, inputs)
 
     def setup_ui(self):
         import gradio as gr
 
-        self.inputs = [None]
-        self.setup_ui_for_section(None)
+        inputs = [None]
+        self.inputs = inputs if self.keeps_inputs else [None]
+        self.setup_ui_for_section(None, inputs)
         titles = [script.title() for script in self.selectable_scripts]
-        self.inputs[0] = gr.Dropdown(label="Script", elem_id="script_list", choices=["None", *titles], value="None",
-                                     type="index")
-        self.setup_ui_for_section(None, self.selectable_scripts)
-        return self.inputs
+        inputs[0] = gr.Dropdown(label="Script", elem_id="script_list", choices=["None", *titles], value="None",
+                                type="index")
+        self.setup_ui_for_section(None, inputs, self.selectable_scripts)
+        return inputs
 
     def ordered_scripts(self, method_name):
         scripts_len, callbacks = self.callback_map.get(method_name, (-1, None))
