@@ -163,6 +163,17 @@ def test_an_edited_tab_is_rebuilt_in_place_in_the_running_app(
     assert webui.app is app and webui.apps_created == 1, "no server restart, no new app"
     assert len(script_module("other_tab.py").built) == 1, "no other extension's UI code ran"
     assert "Other tab" in labels(config) and "txt2img" in labels(config)
+    # gradio 4 describes again only the rebuilt tab's components: the config is gradio's own.
+    from modules import shared
+
+    full = shared.demo.get_config_file()
+    assert as_compared(shared.demo.config, full) == as_compared(full, full)
+
+
+def as_compared(config: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """A page config's items that get_config_file() makes (launch adds others), components in id order."""
+    return {**{key: config.get(key) for key in full},
+            "components": sorted(config["components"], key=lambda component: component["id"])}
 
 
 def test_an_extension_with_page_javascript_has_its_rebuilt_tab_shown_by_a_page_load(
