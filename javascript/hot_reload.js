@@ -456,6 +456,20 @@ var hotReload = {
         return box;
     },
 
+    // The page is dark with no "dark" class of gradio's (SD.Next's Modern UI): by the background it
+    // shows, the first one set of its container, body and root.
+    darkWithoutClass: function() {
+        if (document.body.classList.contains("dark")) return false;
+        var nodes = [document.querySelector(".gradio-container"), document.body, document.documentElement];
+        for (var index = 0; index < nodes.length; index++) {
+            var colour = nodes[index] ? /rgba?\(([^)]+)\)/.exec(getComputedStyle(nodes[index]).backgroundColor) : null;
+            var parts = colour ? colour[1].split(",").map(parseFloat) : [];
+            if (parts.length < 3 || parts[3] === 0) continue;
+            return 0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2] < 0.4 * 255;
+        }
+        return false;
+    },
+
     stack: function() {
         return hotReload.container().querySelector(".hot-reload-stack");
     },
@@ -480,6 +494,7 @@ var hotReload = {
             if (merged) return merged;
         }
         var node = hotReload.render(toast);
+        hotReload.container().classList.toggle("hot-reload-dark-page", hotReload.darkWithoutClass());
         hotReload.stack().appendChild(node);
         if (toast.groupable) hotReload.burst = {node: node, toasts: [toast], time: Date.now()};
         var stays = toast.kind === "error" || toast.kind === "running" || toast.kind === "waiting" ||
