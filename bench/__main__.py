@@ -102,6 +102,10 @@ def run(config: Config, parts: list[str], work: Path, progress: Callable[[str], 
         except Exception as error:  # noqa: BLE001 - one failing part is reported; the others still run
             results["errors"][part] = f"{error!r}"
             progress(f"{part} FAILED:\n{traceback.format_exc()}")
+    if str(results.get("ui", {}).get("gradio", "")).startswith("4."):
+        # gradio 4 re-renders a rebuilt tab in the open page, gradio 3 reloads it: two figures, kept
+        # apart, each from the environment that has that gradio (./dev.sh bench [--forge] --only ui).
+        results["ui_gradio4"] = results.pop("ui")
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = check_targets(results)
