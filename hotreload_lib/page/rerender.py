@@ -103,9 +103,10 @@ def _bring_session_up_to_date(demo: Any, render: TabRender) -> None:
     if session is None or session is app:
         return
     for held, current in ((session.blocks, app.blocks), (session.fns, app.fns)):
-        for key in [key for key, item in held.items() if key not in current and _app_made(item)]:
+        now = dict(current)  # one copy, made at once: a rebuild may be changing the app's meanwhile
+        for key in [key for key, item in list(held.items()) if key not in now and _app_made(item)]:
             del held[key]
-        for key, item in current.items():
+        for key, item in now.items():
             held.setdefault(key, item)
     session.blocks[render.container_id] = app.blocks[render.container_id]
     session.fn_id = max(session.fn_id, app.fn_id)
