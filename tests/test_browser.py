@@ -643,12 +643,16 @@ def test_a_long_run_shows_still_running_until_it_ends(make_reloader: Callable[..
                                                       open_page: Callable[..., Any], live_dir: Path) -> None:
     from hotreload_lib.reloader import Timings
 
-    reloader, watcher = make_reloader(timings=Timings(running_notice_after=0.5))
+    # The run lasts until the test lets it end; the next notice comes 2 s after the first (N, 2N, 4N),
+    # far from the resync even on a loaded machine.
+    reloader, watcher = make_reloader(timings=Timings(running_notice_after=2.0))
     page = open_page(serve_page(feed_of(reloader)).url)
-    write(live_dir / "slow.py", "import time\nfor _ in range(25):\n    time.sleep(0.1)\n")
+    release = live_dir.parent / "release"
+    write(live_dir / "slow.py", f"import os, time\nwhile not os.path.exists({str(release)!r}):\n    time.sleep(0.05)\n")
     running = wait_toast(page, ".hot-reload-running", "Still running: slow.py").first.element_handle()
     page.evaluate("() => hotReload.resync()")  # as after a gap: the status says it still runs
     assert running.evaluate("node => node.isConnected"), "the same toast, not the next notice's"
+    release.touch()
     watcher.file("slow.py", "ok")
     wait_toast(page, ".hot-reload-success", "Reloaded slow.py")
     expect(page.locator("#hot-reload-toasts .hot-reload-running")).to_have_count(0)
