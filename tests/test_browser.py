@@ -21,6 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 from hotreload_lib.demo import DemoPage, DemoWebui
 from hotreload_lib.events import EventLog
 from hotreload_lib.page.server import add_routes
+from hotreload_lib.page.stream import GradioServer
 from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
 from tests.conftest import EventWatcher, feed_of, write
@@ -557,7 +558,10 @@ def test_sdnext_reads_the_stream_through_authfetch_under_its_subpath(
     SD.Next serves the routes under its subpath too."""
     demo, _watcher = served
     under_subpath = FastAPI()
-    add_routes(under_subpath, demo.feed)
+    # SD.Next's registrar adds the subpath copy in the same add_routes call as the others, so its
+    # stream watches the same server. Without the server this stream outlived close() for as long
+    # as Chromium kept its socket, which it often still does when close() starts.
+    add_routes(under_subpath, demo.feed, server=GradioServer(demo.demo))
     demo.app.mount("/sdnext-subpath", under_subpath)
     page = open_page(demo.url, init_script=SDNEXT_PAGE + KEEP_TOASTS)
     write(live_dir / "next.py", "x = 1\n")
@@ -565,6 +569,15 @@ def test_sdnext_reads_the_stream_through_authfetch_under_its_subpath(
     # The stream, and the status a fresh page asks for what fails now.
     assert sorted(page.evaluate("() => window.hotReloadTestFetched")) == [
         "/sdnext-subpath/hot-reload/events", "/sdnext-subpath/hot-reload/status"]
+
+    # Reload UI and Ctrl+C (gradio's close()) with the page still open: uvicorn waits for every
+    # open response, so the stream must end by itself, and the page reconnects. The first half of
+    # close() (asking the server to stop), then the page seen asking again: a stream that outlived
+    # the server fails here instead of hanging close().
+    demo.demo.server.should_exit = True
+    page.wait_for_function(
+        "() => window.hotReloadTestFetched.filter(url => url.includes('/hot-reload/events')).length > 1")
+    demo.close()
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
