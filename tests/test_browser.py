@@ -21,6 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 from hotreload_lib.demo import DemoPage, DemoWebui
 from hotreload_lib.events import EventLog
 from hotreload_lib.page.server import add_routes
+from hotreload_lib.page.stream import GradioServer
 from hotreload_lib.patch.registry import PatchRegistry
 from hotreload_lib.reloader import Reloader
 from tests.conftest import EventWatcher, feed_of, write
@@ -557,7 +558,10 @@ def test_sdnext_reads_the_stream_through_authfetch_under_its_subpath(
     SD.Next serves the routes under its subpath too."""
     demo, _watcher = served
     under_subpath = FastAPI()
-    add_routes(under_subpath, demo.feed)
+    # SD.Next's registrar adds the subpath copy in the same add_routes call as the others, so its
+    # stream watches the same server. Without the server this stream outlived close() for as long
+    # as Chromium kept its socket, which it often still does when close() starts.
+    add_routes(under_subpath, demo.feed, server=GradioServer(demo.demo))
     demo.app.mount("/sdnext-subpath", under_subpath)
     page = open_page(demo.url, init_script=SDNEXT_PAGE + KEEP_TOASTS)
     write(live_dir / "next.py", "x = 1\n")
@@ -565,6 +569,15 @@ def test_sdnext_reads_the_stream_through_authfetch_under_its_subpath(
     # The stream, and the status a fresh page asks for what fails now.
     assert sorted(page.evaluate("() => window.hotReloadTestFetched")) == [
         "/sdnext-subpath/hot-reload/events", "/sdnext-subpath/hot-reload/status"]
+
+    # Reload UI and Ctrl+C (gradio's close()) with the page still open: uvicorn waits for every
+    # open response, so the stream must end by itself, and the page reconnects. The first half of
+    # close() (asking the server to stop), then the page seen asking again: a stream that outlived
+    # the server fails here instead of hanging close().
+    demo.demo.server.should_exit = True
+    page.wait_for_function(
+        "() => window.hotReloadTestFetched.filter(url => url.includes('/hot-reload/events')).length > 1")
+    demo.close()
 
 
 # A theme dark of its own, without gradio's "dark" class on <body> (SD.Next's Modern UI).
@@ -642,7 +655,12 @@ def test_a_refused_stream_is_retried_only_while_hot_reload_is_on(
         page.route("**/hot-reload/events*", refuse)
         page.goto(demo.url)
         page.wait_for_function("() => typeof hotReload !== 'undefined' && hotReload.started")
-        page.wait_for_timeout(3500)  # the first retry comes after 1 s, the second after 2 s more
+        # The first retry comes after 1 s, the second after 2 s more: a page that retries is seen
+        # doing it (no need to sit out the whole window), one that does not is watched for all of it.
+        waited_ms = 0
+        while len(asked) < 2 and waited_ms < (WAIT_MS if retried else 3500):
+            page.wait_for_timeout(100)  # the route's handler runs meanwhile
+            waited_ms += 100
         assert (len(asked) > 1) is retried, asked
     finally:
         context.close()
@@ -653,12 +671,16 @@ def test_a_long_run_shows_still_running_until_it_ends(make_reloader: Callable[..
                                                       open_page: Callable[..., Any], live_dir: Path) -> None:
     from hotreload_lib.reloader import Timings
 
-    reloader, watcher = make_reloader(timings=Timings(running_notice_after=0.5))
+    # The run lasts until the test lets it end; the next notice comes 2 s after the first (N, 2N, 4N),
+    # far from the resync even on a loaded machine.
+    reloader, watcher = make_reloader(timings=Timings(running_notice_after=2.0))
     page = open_page(serve_page(feed_of(reloader)).url)
-    write(live_dir / "slow.py", "import time\nfor _ in range(25):\n    time.sleep(0.1)\n")
+    release = live_dir.parent / "release"
+    write(live_dir / "slow.py", f"import os, time\nwhile not os.path.exists({str(release)!r}):\n    time.sleep(0.05)\n")
     running = wait_toast(page, ".hot-reload-running", "Still running: slow.py").first.element_handle()
     page.evaluate("() => hotReload.resync()")  # as after a gap: the status says it still runs
     assert running.evaluate("node => node.isConnected"), "the same toast, not the next notice's"
+    release.touch()
     watcher.file("slow.py", "ok")
     wait_toast(page, ".hot-reload-success", "Reloaded slow.py")
     expect(page.locator("#hot-reload-toasts .hot-reload-running")).to_have_count(0)

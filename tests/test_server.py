@@ -274,8 +274,9 @@ def test_idle_streams_send_heartbeats(serve_page: ServePage, events: EventLog,
                                       open_stream: Callable[..., Stream]) -> None:
     page = serve_page(Feed(events, PatchRegistry(), lambda: None))
     app = FastAPI()
-    add_routes(app, page.feed, heartbeat=0.2)
-    # The page's own app has the default heartbeat; this one is served beside it for the test.
+    # The page's own app has the default heartbeat; this one is served beside it for the test, and
+    # watches the page's server as the page's own does, so that the page's close() never waits on it.
+    add_routes(app, page.feed, server=GradioServer(page.demo), heartbeat=0.2)
     page.app.mount("/fast", app)
     stream = open_stream(page.url + "fast/hot-reload/events")
     stream.next_event()

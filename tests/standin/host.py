@@ -34,7 +34,9 @@ from fastapi import FastAPI
 
 STANDIN_ROOT = Path(__file__).resolve().parent / "webui"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "*.pyc")
+# The tools' caches too: another test run in the same clone (CI runs the environments side by side)
+# writes them while this one copies the clone.
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache", "*.pyc", ".hypothesis")
 
 
 def install_extension(webui_root: Path, folder_name: str = "my-hot-reload-copy") -> Path:
