@@ -106,7 +106,9 @@ def _reload_ui(page: Any, tab_file: Path, reloads: int, *, first: int) -> dict[s
         app = page.evaluate("() => hotReload.app")
         started = time.monotonic()
         page.evaluate(ASK_RELOAD_UI)
-        page.wait_for_function(f"label => hotReload.app !== {json.dumps(app)} && ({USABLE})(label)", arg=label,
+        # The new document may not have the page script yet when it is asked.
+        page.wait_for_function(f"label => typeof hotReload !== 'undefined' && hotReload.app !== {json.dumps(app)} "
+                               f"&& ({USABLE})(label)", arg=label,
                                timeout=STEP_TIMEOUT * 1000, polling=10)
         samples.append((time.monotonic() - started) * 1000)
     return summarize(samples)
