@@ -120,7 +120,11 @@ def explain(answer: Answer, url: str) -> str:
     body = answer.body
     if answer.status == 200:
         failed = body.get("failed") or []
-        return f"hot reload: failing: {', '.join(failed)}" if failed else ""
+        earlier = [file for file in body.get("failing") or [] if file not in failed]
+        lines = [f"hot reload: failing: {', '.join(failed)}"] if failed else []
+        if earlier:
+            lines.append(f"hot reload: still failing since an earlier save: {', '.join(earlier)} (fix it and save)")
+        return "\n".join(lines)
     detail = str(body.get("detail", ""))
     if answer.status == 401:
         return f"hot reload: {url} wants a login: pass --auth user:password ({detail})"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .events import EventLog, Reporter
+from .events import EventLog, ReloadEvent, Reporter
 from .gate import RunGate
 from .hooks import HostHooks
 from .live.livefolder import LiveFolder
@@ -181,6 +181,10 @@ class Reloader:
         """`path` as the events name it."""
         return self._reporter_of(path).display(path)
 
+    def failing(self) -> list[ReloadEvent]:
+        """The error of each live or tracked file that fails now (its last save ran or applied badly)."""
+        return [*self.live.failures(), *self.tracking.failures()]
+
     def status(self) -> dict[str, Any]:
         return {
             "folder": str(self.folder),
@@ -188,7 +192,7 @@ class Reloader:
             "mode": self.mode,
             "mode_reason": self.mode_reason,
             "files": self.live.outcomes(),
-            "failing": [event.to_dict() for event in [*self.live.failures(), *self.tracking.failures()]],
+            "failing": [event.to_dict() for event in self.failing()],
             "pending": len(self._pending),
             "waiting": [self._reporter_of(path).display(path) for path in list(self.gate.waiting)],
             "tracked": self.tracking.status(),

@@ -71,6 +71,11 @@ def test_a_syntax_error_exits_1_with_file_line_and_traceback(served: Any, live_d
     assert first.startswith("broken.py:2: error: SyntaxError: ")
     assert any("SyntaxError" in line for line in traceback) and all(line.startswith("    ") for line in traceback)
     assert "failing: broken.py" in done.stderr
+    again = apply_command(page.url)  # nothing saved since, and the file still fails: not ok
+    assert (again.returncode, again.stdout) == (1, "")
+    assert "still failing since an earlier save: broken.py" in again.stderr
+    write(live_dir / "broken.py", "x = 1\n")
+    assert apply_command(page.url).returncode == 0
 
 
 def test_two_files_saved_then_apply_reports_both(served: Any, live_dir: Path) -> None:
@@ -80,7 +85,7 @@ def test_two_files_saved_then_apply_reports_both(served: Any, live_dir: Path) ->
     body = post_apply(page).json()
     newest = {event["file"]: event["outcome"] for event in body["events"]}
     assert newest == {"one.py": "ok", "two.py": "error"}
-    assert body["ok"] is False and body["failed"] == ["two.py"] and body["pending"] == []
+    assert body["ok"] is False and body["failed"] == body["failing"] == ["two.py"] and body["pending"] == []
     write(live_dir / "two.py", "x = 2\n")  # fixed: the next call covers only this save
     body = post_apply(page).json()
     assert [(event["file"], event["outcome"]) for event in body["events"]] == [("two.py", "ok")]

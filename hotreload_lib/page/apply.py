@@ -14,9 +14,9 @@ for; those handled meanwhile are reported. Where no marker can pass (a folder th
 not watched now, or a watcher that does not report it within MARKER_TIMEOUT), the call says so in
 `notes` and waits only for the saves heard.
 
-The answer: the events published since the previous call's answer (or `since`), `ok` when the
-newest event of none of their files is an error (a refusal is an error event) and nothing is left,
-what is still pending, and `last_seq` to pass as `since` next time. Past `timeout`: 504, `ok` false.
+The answer: the events published since the previous call's answer (or `since`), the files failing
+now (also those whose failed save an earlier call reported), `ok` when none fails and nothing is
+left, what is still pending, and `last_seq` to pass as `since` next time. Past `timeout`: 504, `ok` false.
 """
 from __future__ import annotations
 
@@ -116,12 +116,16 @@ def report(reloader: Reloader, start: int, notes: list[str]) -> dict[str, Any]:
     reloader.answered_up_to = max(reloader.answered_up_to, up_to)
     newest: dict[str, ReloadEvent] = {event.file: event for event in reported}
     failed = [event.file for event in newest.values() if event.outcome == "error"]
+    # A file that failed at an earlier save and was not saved since: the webui does not run it as
+    # it is on disk either, and a retry of the call must not answer ok.
+    failing = [event.file for event in reloader.failing()]
     waiting = list(reloader.gate.waiting)
     if dropped:
         notes.append(f"{dropped} earlier events are no longer in memory: the Hot Reload tab shows what fails now")
     return {
-        "ok": not failed,
+        "ok": not failed and not failing,
         "failed": failed,
+        "failing": failing,
         "events": [event.to_dict() for event in reported],
         "pending": [reloader.display(path) for path in reloader.unhandled()],
         "waiting": reloader.gate.reason() if waiting else "",
