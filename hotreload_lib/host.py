@@ -31,7 +31,7 @@ from .page.pagesplice import (
 )
 from .page.rerender import prepare, renderer_of
 from .page.server import Feed, add_routes, process_feed
-from .page.stream import GradioServer
+from .page.stream import GradioServer, MainThreadServer
 from .reloader import ensure_started, get_reloader, shutdown
 from .update.reach import reaches
 
@@ -614,7 +614,7 @@ def _sdnext_route_registrar() -> Callable[..., Any] | None:
 
 def add_page_routes(demo: Any, app: Any) -> None:
     """The page's event stream and status, on each new app (each "Reload UI" makes one)."""
-    server = GradioServer(demo) if demo is not None else None
+    server = GradioServer(demo) if demo is not None else MainThreadServer()
     add_routes(app, feed(), server=server, add_route=_sdnext_route_registrar())
 
 

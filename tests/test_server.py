@@ -727,3 +727,48 @@ def test_the_demo_works_on_a_copy_of_the_playground(tmp_path: Path, monkeypatch:
     assert folder.parent == tmp_path and (folder / "greet.py").read_text() == (PLAYGROUND / "greet.py").read_text()
     (folder / "greet.py").write_text("# mine\n")
     assert (demo_folder() / "greet.py").read_text() == "# mine\n"  # the user's edits stay
+
+
+NOWEBUI_API = """
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+
+from hotreload_lib.events import EventLog
+from hotreload_lib.page.server import Feed, add_routes
+from hotreload_lib.page.stream import MainThreadServer
+from hotreload_lib.patch.registry import PatchRegistry
+
+app = FastAPI()
+add_routes(app, Feed(EventLog(), PatchRegistry(), lambda: None), server=MainThreadServer(), heartbeat=0.2)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info")
+"""
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_ends_an_open_stream_of_an_api_served_by_uvicorn_run(tmp_path: Path) -> None:
+    """A1111's --nowebui: its API app is served by uvicorn.run() with no gradio demo. uvicorn's shutdown
+    waits for every open connection, and heartbeats keep a stream open: the stream must see Ctrl+C."""
+    port = free_port()
+    with sigint_handled_in_children():
+        process = subprocess.Popen([sys.executable, "-c", NOWEBUI_API, str(port)], cwd=REPO_ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if "Uvicorn running on" in line:
+                break
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/hot-reload/events", timeout=60) as stream:
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: hello"
+            process.send_signal(signal.SIGINT)
+            for count, _line in enumerate(lines):  # heartbeats (0.2 s apart), until the server ends the stream
+                assert count < 500, "the stream outlived Ctrl+C"
+        assert process.wait(60) == 0, "".join(output)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import threading
 import weakref
 from typing import Any
@@ -104,27 +105,17 @@ class ServerView:
         return 0
 
 
-class GradioServer(ServerView):
-    """The uvicorn server of a gradio demo (3.x and 4.x: `demo.server`), without keeping the demo
-    alive: the webui makes a new one on each "Reload UI". A request's connection is found in
-    uvicorn's own table, `server_state.connections`: the protocol whose `cycle.scope` is the
-    request's scope (the very dict Starlette's middleware and routing pass on), or, should a
-    middleware have copied the scope, whose client address is the request's. Its `transport` is
-    asyncio's."""
-
-    def __init__(self, demo: Any) -> None:
-        self._demo = weakref.ref(demo)
+class UvicornServer(ServerView):
+    """A uvicorn server, as `_server()` finds it now. A request's connection is found in uvicorn's
+    own table, `server_state.connections`: the protocol whose `cycle.scope` is the request's scope
+    (the very dict Starlette's middleware and routing pass on), or, should a middleware have copied
+    the scope, whose client address is the request's. Its `transport` is asyncio's."""
 
     def _server(self) -> Any:
-        return getattr(self._demo(), "server", None)
+        return None
 
     def closing(self) -> bool:
-        return self._demo() is None or bool(getattr(self._server(), "should_exit", False))
-
-    def page_version(self) -> int:
-        config = getattr(self._demo(), "config", None)
-        version = config.get(PAGE_VERSION_KEY, 0) if isinstance(config, dict) else 0
-        return version if isinstance(version, int) else 0
+        return bool(getattr(self._server(), "should_exit", False))
 
     def _transport(self, scope: Scope) -> Any:
         connections = list(getattr(getattr(self._server(), "server_state", None), "connections", ()))
@@ -142,6 +133,36 @@ class GradioServer(ServerView):
     def holds_unsent(self, scope: Scope) -> bool:
         transport = self._transport(scope)
         return transport is not None and transport.get_write_buffer_size() > 0
+
+
+class GradioServer(UvicornServer):
+    """The uvicorn server of a gradio demo (3.x and 4.x: `demo.server`), without keeping the demo
+    alive: the webui makes a new one on each "Reload UI"."""
+
+    def __init__(self, demo: Any) -> None:
+        self._demo = weakref.ref(demo)
+
+    def _server(self) -> Any:
+        return getattr(self._demo(), "server", None)
+
+    def closing(self) -> bool:
+        return self._demo() is None or super().closing()
+
+    def page_version(self) -> int:
+        config = getattr(self._demo(), "config", None)
+        version = config.get(PAGE_VERSION_KEY, 0) if isinstance(config, dict) else 0
+        return version if isinstance(version, int) else 0
+
+
+class MainThreadServer(UvicornServer):
+    """The server `uvicorn.run()` serves from the main thread, with no gradio demo (A1111's --nowebui
+    API): found through the SIGINT handler uvicorn installs, its own bound `handle_exit` (uvicorn
+    0.29 and later). Ctrl+C then ends the streams, which uvicorn's shutdown otherwise waits for
+    without end: heartbeats keep them going. Before uvicorn runs, or with another handler: none."""
+
+    def _server(self) -> Any:
+        server = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+        return server if hasattr(server, "should_exit") and hasattr(server, "server_state") else None
 
 
 # -- the streams of one app --------------------------------------------------------------------
