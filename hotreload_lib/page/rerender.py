@@ -14,8 +14,8 @@ rendered in this tab, and adds the new ones.
 
 The components and events a rebuild makes are marked as rendered in the tab (`rendered_in`), so that
 the next rebuild's answer takes them out of the page again, and the tab's classes name the page
-build it is part of (BUILD_CLASS). gradio 3 has none of this: its pages
-reload (javascript/hot_reload.js keeps what the user typed across it)."""
+build it is part of (BUILD_CLASS). gradio 3 has none of this: its pages reload
+(javascript/hot_reload.js keeps what the user typed across it)."""
 from __future__ import annotations
 
 import logging
@@ -46,9 +46,10 @@ def can_rerender(demo: Any) -> bool:
 
 
 def prepare(demo: Any, containers: Iterable[Any]) -> list[Any]:
-    """Give each of `containers` (blocks of `demo`) the event an open page fires to re-render it, once;
-    then recompute the config page loads get (the page must know the event). The containers that have
-    it. Nothing on gradio 3, or on a gradio that no longer has what this relies on (said in the log)."""
+    """Give each of `containers` (blocks of `demo`) the event an open page fires to re-render it, once
+    (the caller then recomputes the config page loads get: a page knows only the events it loaded).
+    The containers that have it: none on gradio 3, or on a gradio that no longer has what this relies
+    on (said in the log)."""
     if not can_rerender(demo):
         return []
     try:
