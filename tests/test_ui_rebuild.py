@@ -440,6 +440,23 @@ def test_on_gradio_4_the_open_page_re_renders_the_tab_without_a_page_load(
 
 
 @pytest.mark.browser
+@pytest.mark.skipif(not GRADIO_4, reason="gradio 3 shows a rebuilt tab through a page load")
+def test_on_gradio_4_a_re_render_that_gets_no_answer_becomes_a_page_reload_keeping_what_was_typed(
+        webui: StandinWebui, tab_ext: Path, tmp_path: Path, open_page: Any) -> None:
+    """Never a page left showing the old tab: the server's answer lost, the page loads the new one."""
+    url, _watcher = serve(webui, tmp_path, tab_ext)
+    page = open_page(url)
+    page.evaluate("() => { window.loadedOnce = true; hotReload.renderMs = 1000; }")
+    page.fill("#txt2img_prompt textarea", "a lighthouse at dusk")
+    page.route("**/queue/join**", lambda route: route.abort())  # no event of this page reaches the server
+
+    edit(tab_ext / "scripts" / "tab_ext.py", '"Tab ext", "tab_ext"', '"Tab ext v2", "tab_ext"')
+    page.wait_for_function("() => window.loadedOnce === undefined")  # loaded again
+    page.locator("button:text-is('Tab ext v2')").wait_for()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a lighthouse at dusk'")
+
+
+@pytest.mark.browser
 def test_a_renamed_tab_stays_selected_and_the_toast_names_a_pinned_default(
         webui: StandinWebui, tab_ext: Path, tmp_path: Path, open_page: Any) -> None:
     url, _watcher = serve(webui, tmp_path, tab_ext)
