@@ -948,14 +948,20 @@ var hotReload = {
     // Saves what to put back after the page reloads: the inputs whose value is not the one the
     // page was built with (an input the user left alone takes the default of the next build), the
     // selected tabs, the scroll; `notice`, a toast ({title, lines}) for the reloaded page to show.
-    keepState: function(notice) {
-        var inputs = hotReload.inputs();
+    // key -> {kind, value} of each of `inputs` whose value is not the one the page was built with;
+    // `pageKey(key)` is its key among loadedValues.
+    changedInputs: function(inputs, pageKey) {
         var changed = {};
         Object.keys(inputs).forEach(function(key) {
             var value = hotReload.valueOf(inputs[key]);
-            var before = hotReload.loadedValues[key];
+            var before = hotReload.loadedValues[pageKey(key)];
             if (before !== undefined && before !== JSON.stringify(value)) changed[key] = {kind: inputs[key].kind, value: value};
         });
+        return changed;
+    },
+
+    keepState: function(notice) {
+        var changed = hotReload.changedInputs(hotReload.inputs(), function(key) { return key; });
         var tabs = hotReload.selectedTabs(hotReload.tabSets());
         var state = {version: hotReload.stateVersion, path: window.location.pathname, time: Date.now(),
             notice: notice || null, inputs: changed, tabs: tabs, scroll: [window.scrollX, window.scrollY]};
@@ -1120,14 +1126,7 @@ var hotReload = {
         parts.forEach(function(part) {
             var inputs = hotReload.inputs(part.element);
             part.tabs = hotReload.selectedTabs(hotReload.tabSets(part.element));
-            part.changed = {};
-            Object.keys(inputs).forEach(function(key) {
-                var before = hotReload.loadedValues[pageKeys.get(inputs[key].block)];
-                var value = hotReload.valueOf(inputs[key]);
-                if (before !== undefined && before !== JSON.stringify(value)) {
-                    part.changed[key] = {kind: inputs[key].kind, value: value};
-                }
-            });
+            part.changed = hotReload.changedInputs(inputs, function(key) { return pageKeys.get(inputs[key].block); });
             part.element.dispatchEvent(new CustomEvent("gradio", {bubbles: true,
                 detail: {id: part.id, event: hotReload.renderEvent, data: null}}));
         });

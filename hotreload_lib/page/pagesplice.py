@@ -102,10 +102,11 @@ def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str 
         container.children.clear()
         with _rendering_into(demo, container):
             built = build()
+        made = subtree_ids(container)
         if events_before is not None:
             added = _number_anew(demo.default_config, events_before, first_free)
             if rendered_in is not None:
-                for item in [*(demo.blocks[block_id] for block_id in subtree_ids(container)), *added]:
+                for item in [*(demo.blocks[block_id] for block_id in made), *added]:
                     item.rendered_in = rendered_in
                 mark_build(container, page_build)
         if replacing:
@@ -114,7 +115,7 @@ def splice(demo: Any, container: Any, build: Callable[[], Built], *, label: str 
             demo.blocks.pop(block_id, None)
         if label is not None:
             container.label = label
-        recompute(demo, page_build, changed={container._id, *subtree_ids(container)})
+        recompute(demo, page_build, changed={container._id, *made})
     except BaseException:
         undo()
         raise
